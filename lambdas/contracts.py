@@ -1,0 +1,281 @@
+"""The models passed between the states of the fine-tuning state machine.
+
+The state machine carries one JSON document, ``RunState``. The trigger creates it with ``run`` (and an empty
+``errors``); every Lambda task receives the whole document and its result is stored under the snake_case name of its
+state (``StartCustomizationJob`` -> ``$.start_customization_job``), typed by ``<StateName>Output``. A Catch stores
+``{"Error", "Cause"}`` under ``$.errors.<StateName>``. Large artefacts (reports, answers, metrics) live in S3 under
+``runs/<run-id>/`` and only their keys travel in the state, which must stay under Step Functions' 256 KB limit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lambdas.registry import Serving
+from lambdas.settings import PipelineSettings
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunStatus(str, Enum):
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    REJECTED = "REJECTED"
+
+
+class RunPaths(BaseModel):
+    """Where everything a run produces lives in the data bucket."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+
+    @property
+    def prefix(self) -> str:
+        return f"runs/{self.run_id}/"
+
+    @property
+    def validation_report(self) -> str:
+        return f"{self.prefix}validation.json"
+
+    @property
+    def train(self) -> str:
+        return f"{self.prefix}data/train.jsonl"
+
+    @property
+    def validation(self) -> str:
+        return f"{self.prefix}data/validation.jsonl"
+
+    @property
+    def test(self) -> str:
+        return f"{self.prefix}data/test.jsonl"
+
+    @property
+    def job_output(self) -> str:
+        return f"{self.prefix}job-output/"
+
+    @property
+    def training_metrics(self) -> str:
+        return f"{self.prefix}training_metrics.json"
+
+    @property
+    def answers_prefix(self) -> str:
+        return f"{self.prefix}answers/"
+
+    @property
+    def evaluation(self) -> str:
+        return f"{self.prefix}evaluation.json"
+
+    @property
+    def report_json(self) -> str:
+        return f"{self.prefix}report.json"
+
+    @property
+    def report_md(self) -> str:
+        return f"{self.prefix}report.md"
+
+    @property
+    def report_html(self) -> str:
+        return f"{self.prefix}report.html"
+
+
+INCOMING_PREFIX = "incoming/"
+RUNS_PREFIX = "runs/"
+DATA_PREFIX_PATTERN = "runs/*/data/*"  # what the Bedrock service role may read
+JOB_OUTPUT_PREFIX_PATTERN = "runs/*/job-output/*"  # what the Bedrock service role may write
+
+
+class RunConfig(_Model):
+    """Created by the trigger from the dropped object; never changes during the run."""
+
+    run_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
+    bucket: str
+    source_key: str
+    source_version: str | None = None
+    source_etag: str | None = None
+    received_at: datetime
+    stack_name: str
+    settings: PipelineSettings
+    serving: Serving  # resolved from settings.inference_mode and the registry when the run starts
+
+    @property
+    def paths(self) -> RunPaths:
+        return RunPaths(run_id=self.run_id)
+
+
+class Problem(_Model):
+    line: int | None  # 1-based; None for file-level problems
+    code: str
+    message: str
+
+
+class ValidateDatasetOutput(_Model):
+    valid: bool
+    records: int
+    error_count: int
+    warning_count: int
+    first_errors: list[Problem] = Field(default_factory=list, max_length=10)
+    report_key: str
+    prepared_from_raw_qa: bool = False
+    train_key: str | None = None
+    validation_key: str | None = None
+    test_key: str | None = None
+    train_records: int = 0
+    validation_records: int = 0
+    test_records: int = 0
+    estimated_training_tokens: int | None = None
+
+
+class StartCustomizationJobOutput(_Model):
+    job_arn: str
+    job_name: str
+    custom_model_name: str
+    output_s3_uri: str
+    hyperparameters: dict[str, str]
+    started_at: datetime
+
+
+JobStatus = Literal["InProgress", "Completed", "Failed", "Stopping", "Stopped"]
+
+
+class PollCustomizationJobOutput(_Model):
+    status: JobStatus
+    polls: int  # how many polls so far, including this one
+    wait_seconds: int  # how long the state machine waits before the next poll
+    custom_model_arn: str | None = None
+    failure_message: str | None = None
+    checked_at: datetime
+
+
+class ReadTrainingMetricsOutput(_Model):
+    metrics_key: str
+    training_points: int
+    validation_points: int
+    final_training_loss: float | None = None
+    final_validation_loss: float | None = None
+
+
+CapacityStatus = Literal["Creating", "InService", "Updating", "Failed", "Active"]
+
+
+class CreateInferenceCapacityOutput(_Model):
+    kind: Serving
+    arn: str
+    name: str
+    model_units: int | None = None  # provisioned throughput only
+    created_at: datetime
+
+
+class PollInferenceCapacityOutput(_Model):
+    status: CapacityStatus
+    ready: bool
+    failed: bool
+    polls: int
+    wait_seconds: int
+    failure_message: str | None = None
+    checked_at: datetime
+
+
+class ScoreSummary(_Model):
+    items: int
+    scored_items: int
+    bertscore_precision: float | None = None
+    bertscore_recall: float | None = None
+    bertscore_f1: float | None = None
+    judge_mean: float | None = None
+
+
+class EvaluateModelsOutput(_Model):
+    evaluation_key: str
+    items: int
+    base: ScoreSummary
+    fine_tuned: ScoreSummary
+    bertscore_model: str
+    judge_model_id: str | None
+
+
+class DeleteInferenceCapacityOutput(_Model):
+    kind: Serving | None
+    arn: str | None
+    deleted: bool  # true when the capacity is gone now (deleted by us, or already gone)
+    already_gone: bool
+    deleted_at: datetime
+    lifetime_seconds: float | None = None
+    estimated_cost_usd: float | None = None
+
+
+class WriteReportOutput(_Model):
+    status: RunStatus
+    report_key: str
+    markdown_key: str
+    html_key: str
+    summary: str  # one line: becomes the Fail state's cause and the notification subject's tail
+
+
+class NotifyOutput(_Model):
+    message_id: str | None
+
+
+class StateError(BaseModel):
+    """What a Catch stores under ``$.errors.<StateName>``."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    error: str = Field(alias="Error")
+    cause: str | None = Field(default=None, alias="Cause")
+
+
+class RunState(BaseModel):
+    """The document the state machine carries; each handler reads what it needs."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    run: RunConfig
+    errors: dict[str, StateError] = Field(default_factory=dict)
+    validate_dataset: ValidateDatasetOutput | None = None
+    start_customization_job: StartCustomizationJobOutput | None = None
+    poll_customization_job: PollCustomizationJobOutput | None = None
+    read_training_metrics: ReadTrainingMetricsOutput | None = None
+    create_inference_capacity: CreateInferenceCapacityOutput | None = None
+    poll_inference_capacity: PollInferenceCapacityOutput | None = None
+    evaluate_models: EvaluateModelsOutput | None = None
+    delete_inference_capacity: DeleteInferenceCapacityOutput | None = None
+    write_report: WriteReportOutput | None = None
+
+
+# State names, shared by the CDK workflow, the handlers and the tests that walk the definition.
+class StateName(str, Enum):
+    VALIDATE_DATASET = "ValidateDataset"
+    START_CUSTOMIZATION_JOB = "StartCustomizationJob"
+    POLL_CUSTOMIZATION_JOB = "PollCustomizationJob"
+    READ_TRAINING_METRICS = "ReadTrainingMetrics"
+    CREATE_INFERENCE_CAPACITY = "CreateInferenceCapacity"
+    POLL_INFERENCE_CAPACITY = "PollInferenceCapacity"
+    EVALUATE_MODELS = "EvaluateModels"
+    DELETE_INFERENCE_CAPACITY = "DeleteInferenceCapacity"
+    WRITE_REPORT = "WriteReport"
+    NOTIFY = "Notify"
+
+    @property
+    def result_key(self) -> str:
+        """The key under which the state's output is stored: ``StartCustomizationJob`` -> ``start_customization_job``."""
+        out = []
+        for index, char in enumerate(self.value):
+            if char.isupper() and index:
+                out.append("_")
+            out.append(char.lower())
+        return "".join(out)
+
+
+# States that run while capacity (provisioned throughput / deployment) may exist: each must Catch into the delete.
+POST_PURCHASE_STATES = (
+    StateName.CREATE_INFERENCE_CAPACITY,
+    StateName.POLL_INFERENCE_CAPACITY,
+    StateName.EVALUATE_MODELS,
+)

@@ -1,0 +1,167 @@
+"""Typed configuration.
+
+``PipelineSettings`` is what an operator sets in ``cdk.json`` (context key ``fine_tuning``). It is validated at synth
+time, and the trigger copies it into every execution's input, so each run records exactly the settings it ran with.
+
+``RuntimeEnvironment`` is what a Lambda function learns from its environment variables: the names of the resources
+the stack created. Domain code never reads ``os.environ``; handlers build this model once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from lambdas.registry import DEFAULT_BASE_MODEL_ID, ModelSpec, get_model, resolve_serving
+
+InferenceMode = Literal["provisioned", "on-demand", "auto"]
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SplitSettings(_Strict):
+    """How one dropped dataset is split into train / validation / test (deterministic for a seed)."""
+
+    validation_fraction: float = Field(default=0.1, ge=0, lt=1)
+    test_fraction: float = Field(default=0.1, ge=0, lt=1)
+    seed: int = 42
+
+    @model_validator(mode="after")
+    def _fractions_leave_training_data(self) -> SplitSettings:
+        if self.validation_fraction + self.test_fraction >= 0.9:
+            raise ValueError("validation_fraction + test_fraction must leave at least 10% of records for training")
+        return self
+
+
+class QaKeys(_Strict):
+    """Key names of the raw question/answer form that preparation converts into the model's format."""
+
+    question: str = "question"
+    answer: str = "answer"
+
+
+class EvaluationSettings(_Strict):
+    max_test_records: int = Field(default=50, ge=1, le=5_000)
+    concurrency: int = Field(default=4, ge=1, le=64)
+    max_tokens: int = Field(default=512, ge=1, le=8_192)
+    temperature: float = Field(default=0.0, ge=0, le=1)
+    top_p: float = Field(default=0.9, gt=0, le=1)
+    judge_model_id: str = "amazon.nova-pro-v1:0"
+    judge_enabled: bool = True
+    bertscore_model: str = "all-MiniLM-L6-v2"  # baked into the evaluation image; a hub name or a local folder
+    bertscore_num_layers: int = Field(default=6, ge=1, le=48)
+
+
+class PollingSettings(_Strict):
+    """Waits between status polls. The job wait grows geometrically: a training job takes hours."""
+
+    job_first_wait_seconds: int = Field(default=60, ge=10, le=3_600)
+    job_wait_growth: float = Field(default=1.5, ge=1, le=4)
+    job_max_wait_seconds: int = Field(default=900, ge=60, le=3_600)
+    capacity_wait_seconds: int = Field(default=60, ge=10, le=600)  # capacity bills while we wait: poll steadily
+
+
+class PriceSettings(_Strict):
+    """Optional prices for estimates in the report. Nothing is billed from these; they only inform."""
+
+    training_usd_per_1k_tokens: float | None = Field(default=None, ge=0)
+    provisioned_throughput_usd_per_hour: float | None = Field(default=None, ge=0)
+
+
+class VpcSettings(_Strict):
+    subnet_ids: tuple[str, ...] = Field(min_length=1)
+    security_group_ids: tuple[str, ...] = Field(min_length=1)
+
+
+class PipelineSettings(_Strict):
+    base_model_id: str = DEFAULT_BASE_MODEL_ID
+    inference_mode: InferenceMode = "auto"
+    hyperparameters: dict[str, float] = Field(default_factory=dict)
+    provisioned_model_units: int = Field(default=1, ge=1, le=10)
+    system_prompt: str | None = None
+    qa_keys: QaKeys = QaKeys()
+    split: SplitSettings = SplitSettings()
+    evaluation: EvaluationSettings = EvaluationSettings()
+    polling: PollingSettings = PollingSettings()
+    prices: PriceSettings = PriceSettings()
+    capacity_max_lifetime_hours: float = Field(default=4, gt=0, le=72)
+    sweeper_interval_minutes: int = Field(default=15, ge=5, le=1_440)
+    notification_email: str | None = None
+    customization_kms_key_arn: str | None = None
+    vpc: VpcSettings | None = None
+
+    @field_validator("base_model_id")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        get_model(value)  # raises UnknownModelError naming the supported models
+        return value
+
+    @field_validator("notification_email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.match(value):
+            raise ValueError(f"{value!r} is not an email address")
+        return value
+
+    @field_validator("customization_kms_key_arn")
+    @classmethod
+    def _kms_arn(cls, value: str | None) -> str | None:
+        if value is not None and not (value.startswith("arn:aws") and ":kms:" in value):
+            raise ValueError(f"{value!r} is not a KMS key ARN")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent_with_model(self) -> PipelineSettings:
+        spec = self.model
+        for name, value in self.hyperparameters.items():
+            hp = spec.hyperparameter(name)
+            if not hp.minimum <= value <= hp.maximum:
+                raise ValueError(
+                    f"hyperparameter {name}={value:g} is outside {spec.display_name}'s range "
+                    f"{hp.minimum:g}..{hp.maximum:g}"
+                )
+            if hp.kind.value == "integer" and not float(value).is_integer():
+                raise ValueError(f"hyperparameter {name} must be a whole number for {spec.display_name}")
+        resolve_serving(spec, self.inference_mode)  # raises when on-demand is asked of a model without it
+        return self
+
+    @property
+    def model(self) -> ModelSpec:
+        return get_model(self.base_model_id)
+
+    def resolved_hyperparameters(self) -> dict[str, str]:
+        """Registry defaults overlaid with the configured values, as the strings Bedrock expects."""
+        spec = self.model
+        values = spec.default_hyperparameters()
+        for name, value in self.hyperparameters.items():
+            values[name] = spec.hyperparameter(name).format(value)
+        return values
+
+
+class RuntimeEnvironment(BaseModel):
+    """The resource names a Lambda function is given through its environment."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bucket: str = Field(alias="DATA_BUCKET")
+    stack_name: str = Field(default="FineTuningStack", alias="STACK_NAME")
+    bedrock_role_arn: str = Field(default="", alias="BEDROCK_ROLE_ARN")
+    topic_arn: str = Field(default="", alias="NOTIFICATION_TOPIC_ARN")
+    state_machine_arn: str = Field(default="", alias="STATE_MACHINE_ARN")
+    settings_json: str = Field(default="{}", alias="PIPELINE_SETTINGS")
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> RuntimeEnvironment:
+        return cls.model_validate(dict(os.environ if environ is None else environ))
+
+    @property
+    def settings(self) -> PipelineSettings:
+        return PipelineSettings.model_validate_json(self.settings_json)
