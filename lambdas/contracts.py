@@ -103,6 +103,7 @@ class RunConfig(_Model):
     stack_name: str
     settings: PipelineSettings
     serving: Serving  # resolved from settings.inference_mode and the registry when the run starts
+    emulated: bool = False  # true when Bedrock is the local emulator: every figure in the report is labelled so
 
     @property
     def paths(self) -> RunPaths:

@@ -157,6 +157,7 @@ class RuntimeEnvironment(BaseModel):
     topic_arn: str = Field(default="", alias="NOTIFICATION_TOPIC_ARN")
     state_machine_arn: str = Field(default="", alias="STATE_MACHINE_ARN")
     settings_json: str = Field(default="{}", alias="PIPELINE_SETTINGS")
+    bedrock_emulated: bool = Field(default=False, alias="BEDROCK_EMULATED")  # set only by the local harness
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> RuntimeEnvironment:
