@@ -1,0 +1,1 @@
+"""Dataset rules: the format of each model family, streaming validation, and preparation of raw question/answer data."""
