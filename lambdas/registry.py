@@ -80,6 +80,7 @@ class ModelSpec(BaseModel):
     hyperparameters: tuple[HyperparameterSpec, ...]
     serving: tuple[Serving, ...]  # in order of preference for inference mode "auto"
     system_prompt_supported: bool = True
+    system_prompt_recommended: bool = False  # the validator warns about records without one
     media_supported: bool = False
     file_name_pattern: str | None = None  # Nova restricts S3 object names
     legacy: bool = False
@@ -258,6 +259,7 @@ _ALL: tuple[ModelSpec, ...] = (
         reserved_strings=_CLAUDE_RESERVED,
         hyperparameters=_CLAUDE_HAIKU_HYPERPARAMETERS,
         serving=(Serving.PROVISIONED_THROUGHPUT,),
+        system_prompt_recommended=True,
         legacy=True,
         end_of_life=date(2026, 9, 10),
         notes="The reference study's model. Legacy: AWS lists its end of life as 2026-09-10.",

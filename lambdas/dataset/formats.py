@@ -53,7 +53,7 @@ class EvaluationItem(BaseModel):
 def to_conversation(record: dict[str, Any], spec: ModelSpec) -> Conversation:
     """Read one training record written in ``spec``'s data format."""
     if not isinstance(record, dict):
-        raise FormatError(f"a record must be a JSON object, not {_json_type(record)}")
+        raise FormatError(f"a record must be a JSON object, not {json_type(record)}")
     if spec.data_format is DataFormat.PROMPT_COMPLETION:
         prompt = _text_field(record, "prompt")
         completion = _text_field(record, "completion")
@@ -105,7 +105,7 @@ def format_record(system: str | None, turns: Sequence[Turn], spec: ModelSpec) ->
 def _text_field(record: dict[str, Any], key: str) -> str:
     value = record.get(key)
     if not isinstance(value, str):
-        raise FormatError(f'"{key}" must be a string, not {_json_type(value)}')
+        raise FormatError(f'"{key}" must be a string, not {json_type(value)}')
     return value
 
 
@@ -114,21 +114,21 @@ def _read_system(value: Any, data_format: DataFormat) -> str | None:
         return None
     if data_format is DataFormat.ANTHROPIC_MESSAGES:
         if not isinstance(value, str):
-            raise FormatError(f'"system" must be a string, not {_json_type(value)}')
+            raise FormatError(f'"system" must be a string, not {json_type(value)}')
         return value
     return _text_of_blocks(value, '"system"')
 
 
 def _read_turn(message: Any, data_format: DataFormat, index: int) -> Turn:
     if not isinstance(message, dict):
-        raise FormatError(f"message {index} must be an object, not {_json_type(message)}")
+        raise FormatError(f"message {index} must be an object, not {json_type(message)}")
     role = message.get("role")
     if role not in ("user", "assistant"):
         raise FormatError(f'message {index} has role {role!r}; only "user" and "assistant" are allowed')
     content = message.get("content")
     if data_format is DataFormat.ANTHROPIC_MESSAGES:
         if not isinstance(content, str):
-            raise FormatError(f'message {index} "content" must be a string, not {_json_type(content)}')
+            raise FormatError(f'message {index} "content" must be a string, not {json_type(content)}')
         return Turn(role=role, text=content)
     return Turn(role=role, text=_text_of_blocks(content, f'message {index} "content"'))
 
@@ -136,20 +136,20 @@ def _read_turn(message: Any, data_format: DataFormat, index: int) -> Turn:
 def _text_of_blocks(blocks: Any, where: str) -> str:
     """The text of a Converse content list (media blocks carry no text and are skipped)."""
     if not isinstance(blocks, list):
-        raise FormatError(f"{where} must be a list of blocks, not {_json_type(blocks)}")
+        raise FormatError(f"{where} must be a list of blocks, not {json_type(blocks)}")
     texts: list[str] = []
     for block in blocks:
         if not isinstance(block, dict):
-            raise FormatError(f"{where} holds {_json_type(block)} where a block object belongs")
+            raise FormatError(f"{where} holds {json_type(block)} where a block object belongs")
         text = block.get("text")
         if text is not None:
             if not isinstance(text, str):
-                raise FormatError(f'{where} has a "text" that is {_json_type(text)}, not a string')
+                raise FormatError(f'{where} has a "text" that is {json_type(text)}, not a string')
             texts.append(text)
     return "\n".join(texts)
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
     """The JSON name of a parsed value's type, for messages people read."""
     if value is None:
         return "null"

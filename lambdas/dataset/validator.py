@@ -1,0 +1,682 @@
+"""Streaming dataset validation: every problem, with its line, before a cent is spent.
+
+The file is read in chunks (local path or an S3 ``get_object`` body) and split into lines here; memory stays
+constant whatever the file size: one line at a time (capped at ``max_line_bytes``, longer lines are reported and
+skipped without being buffered), problems capped per code, a fixed histogram for the median and bounded sets for
+duplicate detection. Every per-family rule comes from the model registry.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from array import array
+from collections.abc import Iterable, Iterator
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from lambdas.dataset.formats import BEDROCK_CONVERSATION_SCHEMA, json_type
+from lambdas.dataset.report import (
+    DatasetStats,
+    ErrorCode,
+    ProblemLog,
+    Role,
+    TokenStats,
+    ValidationReport,
+    WarningCode,
+)
+from lambdas.registry import DataFormat, ModelSpec
+from lambdas.settings import PipelineSettings
+
+CHUNK_BYTES = 1024 * 1024
+# A 32,000-token record is ~96,000 characters; even as \\uXXXX escapes it stays well under this.
+DEFAULT_MAX_LINE_BYTES = 4 * 1024 * 1024
+# How many records duplicate detection remembers (two ints each); beyond it duplicates go unnoticed. The largest
+# record limit in the registry is 20,000, so a file this long is rejected for its count anyway.
+DUPLICATE_TRACKING_LIMIT = 250_000
+# Converse-format media limits (Amazon Nova): up to 10 images or 1 video per message.
+MAX_IMAGES_PER_MESSAGE = 10
+MAX_VIDEOS_PER_MESSAGE = 1
+# unbalanced_lengths: the longest record is this many times the median (and at least UNBALANCED_MIN_TOKENS long).
+UNBALANCED_FACTOR = 10
+UNBALANCED_MIN_TOKENS = 200
+UNBALANCED_MIN_RECORDS = 10
+
+UTF8_BOM = b"\xef\xbb\xbf"
+
+_Parts = tuple[str | None, tuple[str, ...], tuple[str, ...]]  # system prompt, prompt turns, final answer
+
+_TOP_LEVEL_KEYS: dict[DataFormat, frozenset[str]] = {
+    DataFormat.ANTHROPIC_MESSAGES: frozenset({"system", "messages"}),
+    DataFormat.BEDROCK_CONVERSATION: frozenset({"schemaVersion", "system", "messages"}),
+    DataFormat.PROMPT_COMPLETION: frozenset({"prompt", "completion"}),
+}
+_MESSAGE_KEYS = frozenset({"role", "content"})
+_BLOCK_KEYS = frozenset({"text", "image", "video"})
+
+
+def estimate_tokens(characters: int) -> int:
+    """AWS's sample validator estimates tokens as characters // 3."""
+    return characters // 3
+
+
+def epochs_for(settings: PipelineSettings) -> int:
+    return int(float(settings.resolved_hyperparameters().get("epochCount", "1")))
+
+
+def iter_lines(
+    chunks: Iterable[bytes], max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+) -> Iterator[tuple[int, bytes | None]]:
+    """Yield ``(line_number, line)`` for each line (without its ``\\n``); ``line`` is None when it was too long.
+
+    A too-long line is never held in memory: once its buffered part passes ``max_line_bytes`` the rest is skipped.
+    A final line without a newline counts; a file ending in a newline has no extra empty line.
+    """
+    pending: list[bytes] = []
+    pending_size = 0
+    skipping = False
+    line_number = 0
+    for chunk in chunks:
+        if not chunk:
+            continue
+        pieces = chunk.split(b"\n")
+        last = pieces.pop()
+        for piece in pieces:
+            line_number += 1
+            if skipping:
+                skipping = False
+                yield line_number, None
+            elif pending:
+                pending.append(piece)
+                size = pending_size + len(piece)
+                line = b"".join(pending) if size <= max_line_bytes else None
+                pending.clear()
+                pending_size = 0
+                yield line_number, line
+            else:
+                yield line_number, piece if len(piece) <= max_line_bytes else None
+        if skipping or not last:
+            continue
+        if pending_size + len(last) > max_line_bytes:
+            skipping = True
+            pending.clear()
+            pending_size = 0
+        else:
+            pending.append(last)
+            pending_size += len(last)
+    if skipping:
+        yield line_number + 1, None
+    elif pending:
+        yield line_number + 1, b"".join(pending)
+
+
+def file_chunks(path: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+    with path.open("rb") as stream:
+        while chunk := stream.read(chunk_bytes):
+            yield chunk
+
+
+def s3_chunks(body: Any, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+    """Chunks of a ``get_object(...)["Body"]`` stream, closed when done."""
+    try:
+        while chunk := body.read(chunk_bytes):
+            yield chunk
+    finally:
+        body.close()
+
+
+class DatasetValidator:
+    """Checks records one at a time and keeps constant-size statistics; ``finish`` produces the report.
+
+    Feed raw lines with ``feed_line`` (or already-parsed records with ``check_record``, as preparation does after
+    converting raw question/answer pairs), report skipped over-long lines with ``line_too_long``.
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        *,
+        role: Role = "training",
+        epochs: int | None = None,
+        price_per_1k_tokens: float | None = None,
+        file_name: str | None = None,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        check_counts: bool = True,
+    ) -> None:
+        self.spec = spec
+        self.role = role
+        self.epochs = epochs
+        self.price_per_1k_tokens = price_per_1k_tokens
+        self.file_name = file_name
+        self.max_line_bytes = max_line_bytes
+        self.check_counts = check_counts
+        self.errors = ProblemLog()
+        self.warnings = ProblemLog()
+        self.records = 0
+        self.bytes = 0
+        self.stopped = False  # set when reading on is pointless (the file is a JSON array)
+        self._format = spec.data_format
+        self._allowed_keys = _TOP_LEVEL_KEYS[spec.data_format]
+        self._reserved = spec.reserved_strings
+        self._max_tokens = spec.limits.max_tokens_per_record
+        self._histogram = array("I", bytes(4 * (max_line_bytes // 3 + 2)))
+        self._measured = 0
+        self._total_tokens = 0
+        self._min_tokens: int | None = None
+        self._max_tokens_seen = 0
+        self._max_tokens_line: int | None = None
+        self._seen_records: dict[int, int] = {}
+        self._seen_prompts: dict[int, int] = {}
+        self._without_system = 0
+        self._first_without_system: int | None = None
+
+    # -- lines ---------------------------------------------------------------------------------------------------
+
+    def feed_line(self, line_number: int, raw: bytes | None) -> None:
+        if self.stopped:
+            return
+        if raw is None:
+            self.line_too_long(line_number)
+            return
+        self.bytes += len(raw) + 1
+        if line_number == 1 and raw.startswith(UTF8_BOM):
+            self.errors.add(
+                1, ErrorCode.BOM, "the file starts with a UTF-8 byte order mark; save it as UTF-8 without BOM"
+            )
+            raw = raw[len(UTF8_BOM) :]
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]  # CRLF line endings are fine
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            self.records += 1
+            self.errors.add(
+                line_number,
+                ErrorCode.NOT_UTF8,
+                f"byte {error.start + 1} of the line is not valid UTF-8 (0x{raw[error.start]:02x}); "
+                "save the file as UTF-8",
+            )
+            return
+        if not text.strip():
+            self.errors.add(line_number, ErrorCode.BLANK_LINE, "blank line; JSONL needs one JSON object on every line")
+            return
+        self.records += 1
+        if self.records == 1 and text.lstrip().startswith("[") and self._is_json_array(text):
+            return
+        try:
+            record = json.loads(text)
+        except ValueError as error:
+            detail = f"{error.msg} at column {error.colno}" if isinstance(error, json.JSONDecodeError) else str(error)
+            self.errors.add(line_number, ErrorCode.INVALID_JSON, f"not valid JSON: {detail}")
+            return
+        self.check_record(line_number, record)
+
+    def line_too_long(self, line_number: int) -> None:
+        self.records += 1
+        self.bytes += self.max_line_bytes
+        self.errors.add(
+            line_number,
+            ErrorCode.LINE_TOO_LONG,
+            f"the line is longer than {self.max_line_bytes:,} bytes, far beyond what one record may hold; not read",
+        )
+
+    def _is_json_array(self, first_line: str) -> bool:
+        """A file that opens a JSON array is one document, not JSON Lines: say so once instead of per line."""
+        try:
+            value = json.loads(first_line)
+        except ValueError:
+            value = None  # an array spread over several lines
+        else:
+            if not (isinstance(value, list) and value and all(isinstance(item, dict) for item in value)):
+                return False  # a JSON line that happens to be an array: not_an_object below
+        self.errors.add(
+            None,
+            ErrorCode.JSON_ARRAY_NOT_JSONL,
+            "the file is a JSON array; Bedrock needs JSON Lines (one JSON object per line, no enclosing [ ])",
+        )
+        self.records = 0
+        self.stopped = True
+        return True
+
+    # -- records -------------------------------------------------------------------------------------------------
+
+    def check_record(self, line: int, record: Any) -> None:
+        """Check one parsed record; every problem found is logged against ``line``."""
+        if not isinstance(record, dict):
+            self.errors.add(line, ErrorCode.NOT_AN_OBJECT, f"each line must be a JSON object, not {json_type(record)}")
+            return
+        unknown = [key for key in record if key not in self._allowed_keys]
+        if unknown:
+            self._unknown_keys(line, unknown, "the record", self._allowed_keys)
+        if self._format is DataFormat.PROMPT_COMPLETION:
+            self._check_prompt_completion(line, record)
+        else:
+            self._check_conversation(line, record)
+
+    def _check_prompt_completion(self, line: int, record: dict[str, Any]) -> None:
+        texts: list[str] = []
+        for key in ("prompt", "completion"):
+            if key not in record:
+                self.errors.add(line, ErrorCode.MISSING_FIELD, f'the record has no "{key}"')
+                continue
+            value = record[key]
+            if not isinstance(value, str):
+                self.errors.add(line, ErrorCode.WRONG_TYPE, f'"{key}" must be a string, not {json_type(value)}')
+                continue
+            if not value.strip():
+                self.errors.add(line, ErrorCode.EMPTY_CONTENT, f'"{key}" is empty')
+            self._check_reserved(line, value, f'"{key}"')
+            texts.append(value)
+        if len(texts) == 2:
+            self._measure(line, len(texts[0]) + len(texts[1]), (None, (texts[0],), (texts[1],)))
+
+    def _check_conversation(self, line: int, record: dict[str, Any]) -> None:
+        converse = self._format is DataFormat.BEDROCK_CONVERSATION
+        characters = 0
+        system_text: str | None = None
+        if converse and "schemaVersion" in record and record["schemaVersion"] != BEDROCK_CONVERSATION_SCHEMA:
+            self.errors.add(
+                line,
+                ErrorCode.BAD_SCHEMA_VERSION,
+                f'"schemaVersion" is {record["schemaVersion"]!r}; it must be "{BEDROCK_CONVERSATION_SCHEMA}"',
+            )
+        if "system" in record:
+            system_text = self._system_text(line, record["system"], converse)
+            if system_text is not None:
+                characters += len(system_text)
+                self._check_reserved(line, system_text, "the system prompt")
+        if "messages" not in record:
+            present = ", ".join(sorted(record)) or "none"
+            self.errors.add(
+                line,
+                ErrorCode.MISSING_MESSAGES,
+                f'the record has no "messages" (keys present: {present}); raw question/answer data must be prepared '
+                "first (python -m tuner prepare), with qa_keys naming its fields",
+            )
+            return
+        messages = record["messages"]
+        if not isinstance(messages, list):
+            self.errors.add(line, ErrorCode.WRONG_TYPE, f'"messages" must be an array, not {json_type(messages)}')
+            return
+        if len(messages) < 2:
+            self.errors.add(
+                line,
+                ErrorCode.TOO_FEW_MESSAGES,
+                f"the record has {len(messages)} message(s); it needs at least a user message and an assistant answer",
+            )
+        roles: list[str | None] = []
+        texts: list[str] = []
+        for index, message in enumerate(messages, start=1):
+            role, text = self._check_message(line, index, message, converse)
+            roles.append(role)
+            if text is not None:
+                texts.append(text)
+                characters += len(text)
+        self._check_order(line, roles)
+        readable = bool(texts) and len(texts) == len(messages)
+        self._measure(line, characters, (system_text, tuple(texts[:-1]), tuple(texts[-1:])) if readable else None)
+        if system_text is None and self.spec.system_prompt_recommended:
+            self._without_system += 1
+            if self._first_without_system is None:
+                self._first_without_system = line
+
+    def _system_text(self, line: int, value: Any, converse: bool) -> str | None:
+        if not converse:
+            if isinstance(value, str):
+                return value
+            self.errors.add(line, ErrorCode.WRONG_TYPE, f'"system" must be a string, not {json_type(value)}')
+            return None
+        if not isinstance(value, list) or not all(isinstance(block, dict) for block in value):
+            self.errors.add(
+                line,
+                ErrorCode.WRONG_TYPE,
+                f'"system" must be an array of {{"text": ...}} blocks, not {json_type(value)}',
+            )
+            return None
+        texts: list[str] = []
+        for block in value:
+            unknown = [key for key in block if key != "text"]
+            if unknown:
+                self._unknown_keys(line, unknown, "a system block", frozenset({"text"}))
+            text = block.get("text")
+            if not isinstance(text, str):
+                self.errors.add(
+                    line, ErrorCode.WRONG_TYPE, f'a system block\'s "text" must be a string, not {json_type(text)}'
+                )
+                continue
+            texts.append(text)
+        return "\n".join(texts)
+
+    def _check_message(self, line: int, index: int, message: Any, converse: bool) -> tuple[str | None, str | None]:
+        """Check one message; return its role (None if unusable) and its text (None if unreadable)."""
+        where = f"message {index}"
+        if not isinstance(message, dict):
+            self.errors.add(line, ErrorCode.WRONG_TYPE, f"{where} must be an object, not {json_type(message)}")
+            return None, None
+        unknown = [key for key in message if key not in _MESSAGE_KEYS]
+        if unknown:
+            self._unknown_keys(line, unknown, where, _MESSAGE_KEYS)
+        role = message.get("role")
+        if role not in ("user", "assistant"):
+            shown = "missing" if "role" not in message else repr(role)
+            self.errors.add(line, ErrorCode.BAD_ROLE, f'{where} role is {shown}; it must be "user" or "assistant"')
+            role = None
+        if "content" not in message:
+            self.errors.add(line, ErrorCode.EMPTY_CONTENT, f'{where} has no "content"')
+            return role, None
+        content = message["content"]
+        if not converse:
+            if not isinstance(content, str):
+                self.errors.add(
+                    line, ErrorCode.WRONG_TYPE, f'{where} "content" must be a string, not {json_type(content)}'
+                )
+                return role, None
+            if not content.strip():
+                self.errors.add(line, ErrorCode.EMPTY_CONTENT, f"{where} ({role or 'unknown role'}) has empty content")
+            self._check_reserved(line, content, where)
+            return role, content
+        return role, self._check_blocks(line, where, role, content)
+
+    def _check_blocks(self, line: int, where: str, role: str | None, content: Any) -> str | None:
+        if not isinstance(content, list):
+            self.errors.add(
+                line, ErrorCode.WRONG_TYPE, f'{where} "content" must be an array of blocks, not {json_type(content)}'
+            )
+            return None
+        texts: list[str] = []
+        images = videos = 0
+        for block in content:
+            if not isinstance(block, dict):
+                self.errors.add(line, ErrorCode.WRONG_TYPE, f"{where} holds {json_type(block)} where a block belongs")
+                continue
+            unknown = [key for key in block if key not in _BLOCK_KEYS]
+            if unknown:
+                self._unknown_keys(line, unknown, f"a block of {where}", _BLOCK_KEYS)
+            if "text" in block:
+                text = block["text"]
+                if not isinstance(text, str):
+                    self.errors.add(line, ErrorCode.WRONG_TYPE, f'{where} has a "text" that is {json_type(text)}')
+                else:
+                    self._check_reserved(line, text, where)
+                    texts.append(text)
+            images += "image" in block
+            videos += "video" in block
+        if images or videos:
+            if not self.spec.media_supported:
+                self.errors.add(
+                    line,
+                    ErrorCode.MEDIA_NOT_SUPPORTED,
+                    f"{where} has an image or video; {self.spec.display_name} takes text only",
+                )
+            elif role == "assistant":
+                self.errors.add(
+                    line,
+                    ErrorCode.MEDIA_NOT_SUPPORTED,
+                    f"{where} is an assistant message with media; only user messages may carry media",
+                )
+            if images > MAX_IMAGES_PER_MESSAGE or videos > MAX_VIDEOS_PER_MESSAGE or (images and videos):
+                self.errors.add(
+                    line,
+                    ErrorCode.TOO_MANY_MEDIA,
+                    f"{where} has {images} image(s) and {videos} video(s); a message may carry up to "
+                    f"{MAX_IMAGES_PER_MESSAGE} images or one video",
+                )
+        text = "\n".join(texts)
+        if not text.strip() and not (images or videos):
+            self.errors.add(line, ErrorCode.EMPTY_CONTENT, f"{where} ({role or 'unknown role'}) has empty content")
+        return text
+
+    def _check_order(self, line: int, roles: list[str | None]) -> None:
+        if not roles:
+            return
+        if roles[0] is not None and roles[0] != "user":
+            self.errors.add(
+                line, ErrorCode.FIRST_NOT_USER, f'the first message is from "{roles[0]}"; it must be "user"'
+            )
+        if roles[-1] is not None and roles[-1] != "assistant":
+            self.errors.add(
+                line, ErrorCode.LAST_NOT_ASSISTANT, f'the last message is from "{roles[-1]}"; it must be "assistant"'
+            )
+        for index in range(1, len(roles)):
+            if roles[index] is not None and roles[index] == roles[index - 1]:
+                self.errors.add(
+                    line,
+                    ErrorCode.NOT_ALTERNATING,
+                    f'messages {index} and {index + 1} are both from "{roles[index]}"; '
+                    "user and assistant must alternate",
+                )
+                break
+
+    def _check_reserved(self, line: int, text: str, where: str) -> None:
+        for reserved in self._reserved:
+            if reserved in text:
+                self.errors.add(
+                    line,
+                    ErrorCode.RESERVED_STRING,
+                    f"{where} contains {reserved!r}, which {self.spec.display_name} reserves; rephrase it",
+                )
+
+    def _unknown_keys(self, line: int, unknown: list[str], where: str, allowed: frozenset[str]) -> None:
+        names = ", ".join(repr(key) for key in unknown)
+        self.errors.add(line, ErrorCode.UNKNOWN_KEY, f"{where} has {names}; allowed keys: {', '.join(sorted(allowed))}")
+
+    def _measure(self, line: int, characters: int, parts: _Parts | None) -> None:
+        """Token statistics and limit for a record; duplicate detection when all of it could be read."""
+        tokens = estimate_tokens(characters)
+        if tokens > self._max_tokens:
+            self.errors.add(
+                line,
+                ErrorCode.TOO_MANY_TOKENS,
+                f"about {tokens:,} tokens (characters / 3); "
+                f"{self.spec.display_name} allows {self._max_tokens:,} per record",
+            )
+        self._measured += 1
+        self._total_tokens += tokens
+        self._histogram[min(tokens, len(self._histogram) - 1)] += 1
+        if self._min_tokens is None or tokens < self._min_tokens:
+            self._min_tokens = tokens
+        if tokens > self._max_tokens_seen or self._max_tokens_line is None:
+            self._max_tokens_seen = tokens
+            self._max_tokens_line = line
+        if parts is not None:
+            self._check_duplicates(line, parts)
+
+    def _check_duplicates(self, line: int, parts: _Parts) -> None:
+        if len(self._seen_records) >= DUPLICATE_TRACKING_LIMIT:
+            return
+        system, prompt, answer = parts
+        # Python's string hash: 64 bits, stable within the process; a collision among 250,000 records is negligible.
+        prompt_key = hash((system, prompt))
+        record_key = hash((prompt_key, answer))
+        first = self._seen_records.setdefault(record_key, line)
+        if first != line:
+            self.warnings.add(line, WarningCode.DUPLICATE_RECORD, f"the same record as line {first}")
+            return
+        first = self._seen_prompts.setdefault(prompt_key, line)
+        if first != line:
+            self.warnings.add(
+                line, WarningCode.DUPLICATE_PROMPT, f"the same prompt as line {first} with a different answer"
+            )
+
+    # -- report --------------------------------------------------------------------------------------------------
+
+    def finish(self, *, size_bytes: int | None = None) -> ValidationReport:
+        size = self.bytes if size_bytes is None else size_bytes
+        self._file_level_checks(size)
+        if self._without_system:
+            self.warnings.add(
+                self._first_without_system,
+                WarningCode.MISSING_SYSTEM_PROMPT,
+                f"{self._without_system:,} record(s) have no system prompt "
+                f"(first at line {self._first_without_system}); "
+                f"{self.spec.display_name} fine-tunes best with the same system prompt you will use at inference",
+            )
+        token_stats = self._token_stats()
+        if (
+            token_stats is not None
+            and self._measured >= UNBALANCED_MIN_RECORDS
+            and token_stats.max >= UNBALANCED_MIN_TOKENS
+            and token_stats.max > UNBALANCED_FACTOR * max(token_stats.median, 1)
+        ):
+            self.warnings.add(
+                self._max_tokens_line,
+                WarningCode.UNBALANCED_LENGTHS,
+                f"the longest record (about {token_stats.max:,} tokens) is over {UNBALANCED_FACTOR}x the median "
+                f"({token_stats.median:,}); very uneven lengths waste padding and weigh training towards long records",
+            )
+        billed = cost = None
+        if self.role == "training" and self.epochs is not None:
+            billed = self._total_tokens * self.epochs
+            if self.price_per_1k_tokens is not None:
+                cost = round(billed / 1000 * self.price_per_1k_tokens, 4)
+        stats = DatasetStats(
+            model_id=self.spec.model_id,
+            role=self.role,
+            bytes=size,
+            records=self.records,
+            tokens_per_record=token_stats,
+            total_tokens=self._total_tokens,
+            epochs=self.epochs if self.role == "training" else None,
+            estimated_billed_tokens=billed,
+            estimated_training_cost_usd=cost,
+            error_counts=dict(self.errors.counts),
+            warning_counts=dict(self.warnings.counts),
+        )
+        return ValidationReport(
+            valid=not self.errors,
+            records=self.records,
+            errors=self.errors.problems(),
+            warnings=self.warnings.problems(),
+            stats=stats,
+        )
+
+    def _file_level_checks(self, size: int) -> None:
+        limits = self.spec.limits
+        training = self.role == "training"
+        max_bytes = limits.training_file_max_bytes if training else limits.validation_file_max_bytes
+        if max_bytes is not None and size > max_bytes:
+            self.errors.add(
+                None,
+                ErrorCode.FILE_TOO_LARGE,
+                f"the {self.role} file is {size:,} bytes; {self.spec.display_name} accepts at most {max_bytes:,}",
+            )
+        pattern = self.spec.file_name_pattern
+        if self.file_name is not None and pattern is not None and not re.fullmatch(pattern, self.file_name):
+            self.errors.add(
+                None,
+                ErrorCode.BAD_FILE_NAME,
+                f"the file name {self.file_name!r} has characters {self.spec.display_name} rejects; "
+                "use only letters, digits and _ - / .",
+            )
+        if self.stopped:
+            return
+        if self.records == 0:
+            self.errors.add(None, ErrorCode.EMPTY_FILE, "the file holds no records")
+            return
+        if not self.check_counts:
+            return
+        minimum = limits.training_min_records if training else limits.validation_min_records
+        maximum = limits.training_max_records if training else limits.validation_max_records
+        if training and maximum is None:
+            maximum = limits.total_max_records
+        if minimum is not None and self.records < minimum:
+            self.errors.add(
+                None,
+                ErrorCode.TOO_FEW_RECORDS,
+                f"{self.records:,} {self.role} records; {self.spec.display_name} needs at least {minimum:,}",
+            )
+        if maximum is not None and self.records > maximum:
+            self.errors.add(
+                None,
+                ErrorCode.TOO_MANY_RECORDS,
+                f"{self.records:,} {self.role} records; {self.spec.display_name} accepts at most {maximum:,}",
+            )
+
+    def _token_stats(self) -> TokenStats | None:
+        if not self._measured or self._min_tokens is None:
+            return None
+        middle = (self._measured + 1) // 2  # the lower median: a value some record really has
+        seen = 0
+        median = 0
+        for tokens, count in enumerate(self._histogram):
+            seen += count
+            if seen >= middle:
+                median = tokens
+                break
+        return TokenStats(min=self._min_tokens, median=median, max=self._max_tokens_seen)
+
+
+def validate_stream(
+    chunks: Iterable[bytes],
+    spec: ModelSpec,
+    *,
+    role: Role = "training",
+    epochs: int | None = None,
+    price_per_1k_tokens: float | None = None,
+    file_name: str | None = None,
+    size_bytes: int | None = None,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+) -> ValidationReport:
+    validator = DatasetValidator(
+        spec,
+        role=role,
+        epochs=epochs,
+        price_per_1k_tokens=price_per_1k_tokens,
+        file_name=file_name,
+        max_line_bytes=max_line_bytes,
+    )
+    for line_number, raw in iter_lines(chunks, max_line_bytes):
+        validator.feed_line(line_number, raw)
+        if validator.stopped:
+            break
+    return validator.finish(size_bytes=size_bytes)
+
+
+def validate_file(
+    path: Path,
+    spec: ModelSpec,
+    *,
+    role: Role = "training",
+    epochs: int | None = None,
+    price_per_1k_tokens: float | None = None,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+) -> ValidationReport:
+    return validate_stream(
+        file_chunks(path),
+        spec,
+        role=role,
+        epochs=epochs,
+        price_per_1k_tokens=price_per_1k_tokens,
+        file_name=path.name,
+        size_bytes=path.stat().st_size,
+        max_line_bytes=max_line_bytes,
+    )
+
+
+def validate_s3_object(
+    s3: Any,
+    bucket: str,
+    key: str,
+    spec: ModelSpec,
+    *,
+    version_id: str | None = None,
+    role: Role = "training",
+    epochs: int | None = None,
+    price_per_1k_tokens: float | None = None,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+) -> ValidationReport:
+    """Validate an S3 object by streaming its body: never more than a chunk and a line in memory."""
+    request: dict[str, str] = {"Bucket": bucket, "Key": key}
+    if version_id:
+        request["VersionId"] = version_id
+    response = s3.get_object(**request)
+    return validate_stream(
+        s3_chunks(response["Body"]),
+        spec,
+        role=role,
+        epochs=epochs,
+        price_per_1k_tokens=price_per_1k_tokens,
+        file_name=str(PurePosixPath(key)),
+        size_bytes=int(response["ContentLength"]),
+        max_line_bytes=max_line_bytes,
+    )
