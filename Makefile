@@ -42,7 +42,7 @@ synth: setup
 	@echo "synthesized: $$(ls cdk.out/*.template.json)"
 
 cfn-lint: synth
-	$(BIN)/cfn-lint cdk.out/*.template.json
+	$(BIN)/cfn-lint --non-zero-exit-code error cdk.out/*.template.json
 
 test: lint typecheck cfn-lint unit
 

@@ -10,7 +10,7 @@ state (``StartCustomizationJob`` -> ``$.start_customization_job``), typed by ``<
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,7 +23,7 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class RunStatus(str, Enum):
+class RunStatus(StrEnum):
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
     REJECTED = "REJECTED"
@@ -251,7 +251,7 @@ class RunState(BaseModel):
 
 
 # State names, shared by the CDK workflow, the handlers and the tests that walk the definition.
-class StateName(str, Enum):
+class StateName(StrEnum):
     VALIDATE_DATASET = "ValidateDataset"
     START_CUSTOMIZATION_JOB = "StartCustomizationJob"
     POLL_CUSTOMIZATION_JOB = "PollCustomizationJob"
@@ -265,7 +265,7 @@ class StateName(str, Enum):
 
     @property
     def result_key(self) -> str:
-        """The key under which the state's output is stored: ``StartCustomizationJob`` -> ``start_customization_job``."""
+        """Where the state's output is stored: ``StartCustomizationJob`` -> ``start_customization_job``."""
         out = []
         for index, char in enumerate(self.value):
             if char.isupper() and index:

@@ -9,12 +9,12 @@ the one place to change.
 from __future__ import annotations
 
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
 
-class DataFormat(str, Enum):
+class DataFormat(StrEnum):
     """The JSONL record shape a base model's customization job accepts."""
 
     ANTHROPIC_MESSAGES = "anthropic-messages"  # {"system": str?, "messages": [{"role", "content": str}]}
@@ -22,14 +22,14 @@ class DataFormat(str, Enum):
     PROMPT_COMPLETION = "prompt-completion"  # {"prompt": str, "completion": str}
 
 
-class Serving(str, Enum):
+class Serving(StrEnum):
     """How a customized model can be invoked."""
 
     PROVISIONED_THROUGHPUT = "provisioned-throughput"
     CUSTOM_MODEL_DEPLOYMENT = "custom-model-deployment"  # on demand, billed per token
 
 
-class HyperparameterKind(str, Enum):
+class HyperparameterKind(StrEnum):
     INTEGER = "integer"
     FLOAT = "float"
 
@@ -114,42 +114,68 @@ class UnknownHyperparameterError(ValueError):
 
 
 def _int(name: str, minimum: float, maximum: float, default: float) -> HyperparameterSpec:
-    return HyperparameterSpec(name=name, kind=HyperparameterKind.INTEGER, minimum=minimum, maximum=maximum,
-                              default=default)
+    return HyperparameterSpec(
+        name=name, kind=HyperparameterKind.INTEGER, minimum=minimum, maximum=maximum, default=default
+    )
 
 
 def _float(name: str, minimum: float, maximum: float, default: float) -> HyperparameterSpec:
-    return HyperparameterSpec(name=name, kind=HyperparameterKind.FLOAT, minimum=minimum, maximum=maximum,
-                              default=default)
+    return HyperparameterSpec(
+        name=name, kind=HyperparameterKind.FLOAT, minimum=minimum, maximum=maximum, default=default
+    )
 
 
 _GB = 1024**3
 _MB = 1024**2
 
 _CLAUDE_HAIKU_LIMITS = DatasetLimits(
-    training_min_records=32, training_max_records=10_000, validation_min_records=32, validation_max_records=1_000,
-    total_min_records=32, total_max_records=10_000, max_tokens_per_record=32_000,
-    training_file_max_bytes=10 * _GB, validation_file_max_bytes=1 * _GB,
+    training_min_records=32,
+    training_max_records=10_000,
+    validation_min_records=32,
+    validation_max_records=1_000,
+    total_min_records=32,
+    total_max_records=10_000,
+    max_tokens_per_record=32_000,
+    training_file_max_bytes=10 * _GB,
+    validation_file_max_bytes=1 * _GB,
 )
 _NOVA_LIMITS = DatasetLimits(
-    training_min_records=8, training_max_records=20_000, validation_min_records=None, validation_max_records=None,
-    total_min_records=8, total_max_records=20_000, max_tokens_per_record=32_000,
-    training_file_max_bytes=None, validation_file_max_bytes=None,
+    training_min_records=8,
+    training_max_records=20_000,
+    validation_min_records=None,
+    validation_max_records=None,
+    total_min_records=8,
+    total_max_records=20_000,
+    max_tokens_per_record=32_000,
+    training_file_max_bytes=None,
+    validation_file_max_bytes=None,
 )
 
 
 def _llama_limits(max_tokens: int) -> DatasetLimits:
     return DatasetLimits(
-        training_min_records=None, training_max_records=None, validation_min_records=None,
-        validation_max_records=None, total_min_records=100, total_max_records=10_000,
-        max_tokens_per_record=max_tokens, training_file_max_bytes=None, validation_file_max_bytes=None,
+        training_min_records=None,
+        training_max_records=None,
+        validation_min_records=None,
+        validation_max_records=None,
+        total_min_records=100,
+        total_max_records=10_000,
+        max_tokens_per_record=max_tokens,
+        training_file_max_bytes=None,
+        validation_file_max_bytes=None,
     )
 
 
 _TITAN_LIMITS = DatasetLimits(
-    training_min_records=None, training_max_records=None, validation_min_records=None, validation_max_records=None,
-    total_min_records=None, total_max_records=None, max_tokens_per_record=4_096,
-    training_file_max_bytes=1 * _GB, validation_file_max_bytes=100 * _MB,
+    training_min_records=None,
+    training_max_records=None,
+    validation_min_records=None,
+    validation_max_records=None,
+    total_min_records=None,
+    total_max_records=None,
+    max_tokens_per_record=4_096,
+    training_file_max_bytes=1 * _GB,
+    validation_file_max_bytes=100 * _MB,
 )
 
 _CLAUDE_HAIKU_HYPERPARAMETERS = (

@@ -1,0 +1,103 @@
+"""The one stack: composes the constructs and wires the grants between them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from infra.data_bucket import DataBucket
+from infra.notifications import Notifications
+from infra.service_role import BedrockServiceRole
+from infra.sweeper import CapacitySweeper
+from infra.trigger import RunTrigger
+from infra.workflow import FineTuningWorkflow
+from lambdas.contracts import INCOMING_PREFIX, RUNS_PREFIX, StateName
+from lambdas.settings import PipelineSettings
+
+
+class FineTuningStack(Stack):
+    def __init__(self, scope: Construct, id_: str, *, settings: PipelineSettings, **kwargs: Any) -> None:
+        super().__init__(
+            scope, id_, description="Bedrock fine-tuning pipeline (validate, train, evaluate, report)", **kwargs
+        )
+        data = DataBucket(self, "Data")
+        bucket = data.bucket
+        service_role = BedrockServiceRole(
+            self, "BedrockServiceRole", bucket=bucket, kms_key_arn=settings.customization_kms_key_arn
+        )
+        notifications = Notifications(self, "Notifications", email=settings.notification_email)
+
+        environment = {
+            "DATA_BUCKET": bucket.bucket_name,
+            "STACK_NAME": self.stack_name,
+            "BEDROCK_ROLE_ARN": service_role.role.role_arn,
+            "NOTIFICATION_TOPIC_ARN": notifications.topic.topic_arn,
+            "PIPELINE_SETTINGS": settings.model_dump_json(),
+        }
+        workflow = FineTuningWorkflow(self, "Workflow", settings=settings, environment=environment)
+        workflow.grant_bedrock(service_role=service_role.role, kms_key_arn=settings.customization_kms_key_arn)
+
+        # Exact S3 actions per step (not grant_read/grant_put, whose action wildcards these steps do not need).
+        runs = f"{RUNS_PREFIX}*"
+        incoming = f"{INCOMING_PREFIX}*"
+        read_object = ["s3:GetObject", "s3:GetObjectVersion"]
+        object_grants: dict[StateName, list[tuple[list[str], str]]] = {
+            StateName.VALIDATE_DATASET: [(read_object, incoming), (["s3:PutObject"], runs)],
+            StateName.READ_TRAINING_METRICS: [(read_object, runs), (["s3:PutObject"], runs)],
+            StateName.EVALUATE_MODELS: [(read_object, runs), (["s3:PutObject"], runs)],
+            StateName.WRITE_REPORT: [(read_object, runs), (["s3:PutObject"], runs)],
+        }
+        for state, grants in object_grants.items():
+            function = workflow.function(state)
+            for actions, pattern in grants:
+                function.add_to_role_policy(
+                    iam.PolicyStatement(actions=actions, resources=[bucket.arn_for_objects(pattern)])
+                )
+            prefixes = sorted({pattern for _, pattern in grants})
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["s3:ListBucket"],
+                    resources=[bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": prefixes}},
+                )
+            )
+        notifications.topic.grant_publish(workflow.function(StateName.NOTIFY).role)
+
+        trigger = RunTrigger(
+            self,
+            "Trigger",
+            bucket=bucket,
+            environment={**environment, "STATE_MACHINE_ARN": workflow.state_machine.state_machine_arn},
+        )
+        workflow.state_machine.grant_start_execution(trigger.handler.role)
+
+        sweeper = CapacitySweeper(
+            self,
+            "Sweeper",
+            interval=Duration.minutes(settings.sweeper_interval_minutes),
+            environment=environment,
+            state_machine=workflow.state_machine,
+        )
+        sweeper.grant_bedrock(state_machine=workflow.state_machine)
+        notifications.topic.grant_publish(sweeper.sweeper.role)
+        notifications.topic.grant_publish(sweeper.cleanup.role)
+
+        self.data = data
+        self.workflow = workflow
+        self.trigger = trigger
+        self.sweeper = sweeper
+        self.notifications = notifications
+        self.service_role = service_role
+
+        CfnOutput(self, "DataBucketName", value=bucket.bucket_name, description="Upload runs to incoming/")
+        CfnOutput(
+            self,
+            "StartRunCommand",
+            value=f"aws s3 cp my-dataset.jsonl s3://{bucket.bucket_name}/{INCOMING_PREFIX}my-dataset.jsonl",
+            description="Starts a run",
+        )
+        CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)
+        CfnOutput(self, "NotificationTopicArn", value=notifications.topic.topic_arn)

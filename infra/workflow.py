@@ -1,0 +1,326 @@
+"""The state machine: one Lambda per step, and no path that leaves inference capacity running.
+
+    ValidateDataset -> DatasetValid? -(invalid)-> WriteReport (REJECTED; no Bedrock call was made)
+    StartCustomizationJob -> PollCustomizationJob <-> WaitForCustomizationJob   (waits grow geometrically)
+    ReadTrainingMetrics -> CreateInferenceCapacity -> PollInferenceCapacity <-> WaitForInferenceCapacity
+    EvaluateModels -> DeleteInferenceCapacity -> WriteReport -> Notify -> RunOutcome? -> Succeeded | Failed | Rejected
+
+Every state that runs while capacity may exist (``POST_PURCHASE_STATES``) catches every error into
+DeleteInferenceCapacity. States before the purchase catch into WriteReport. Each Catch stores the error under
+``$.errors.<StateName>`` so the report can say which step failed and why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from infra.lambda_function import REPO_ROOT, PipelineFunction, lambdas_package_code, powertools_layer
+from lambdas.contracts import POST_PURCHASE_STATES, StateName
+from lambdas.errors import RETRYABLE_ERRORS
+from lambdas.settings import PipelineSettings
+
+LAMBDA_SERVICE_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+EVALUATION_HANDLER = "lambdas.handlers.evaluate_models.handler"
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    state: StateName
+    description: str
+    timeout: Duration
+    memory_size: int = 512
+
+
+STEPS = (
+    StepSpec(StateName.VALIDATE_DATASET, "Validates and prepares the dropped dataset", Duration.minutes(15), 1024),
+    StepSpec(StateName.START_CUSTOMIZATION_JOB, "Starts the Bedrock model customization job", Duration.minutes(2)),
+    StepSpec(StateName.POLL_CUSTOMIZATION_JOB, "Reads the customization job's status", Duration.minutes(1)),
+    StepSpec(StateName.READ_TRAINING_METRICS, "Reads the job's training and validation loss", Duration.minutes(2)),
+    StepSpec(StateName.CREATE_INFERENCE_CAPACITY, "Buys provisioned throughput or deploys", Duration.minutes(2)),
+    StepSpec(StateName.POLL_INFERENCE_CAPACITY, "Reads the inference capacity's status", Duration.minutes(1)),
+    StepSpec(StateName.DELETE_INFERENCE_CAPACITY, "Deletes the run's inference capacity", Duration.minutes(2)),
+    StepSpec(StateName.WRITE_REPORT, "Writes report.json, report.md and report.html", Duration.minutes(2), 1024),
+    StepSpec(StateName.NOTIFY, "Publishes the run's outcome", Duration.minutes(1)),
+)
+
+
+class FineTuningWorkflow(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        settings: PipelineSettings,
+        environment: dict[str, str],
+    ) -> None:
+        super().__init__(scope, id_)
+        code = lambdas_package_code()
+        layer = powertools_layer(self)
+        functions = Construct(self, "Functions")  # state names are construct ids in the workflow itself
+        self.steps: dict[StateName, PipelineFunction] = {
+            spec.state: PipelineFunction(
+                functions,
+                spec.state.value,
+                handler_module=spec.state.result_key,
+                description=spec.description,
+                code=code,
+                layers=[layer],
+                timeout=spec.timeout,
+                memory_size=spec.memory_size,
+                environment=environment,
+            )
+            for spec in STEPS
+        }
+        # torch and the BERTScore model do not fit a zip package: the evaluation step is a container image.
+        # Synthesis only stages the build context; the image is built by `cdk deploy` on a machine with Docker.
+        self.steps[StateName.EVALUATE_MODELS] = PipelineFunction(
+            functions,
+            StateName.EVALUATE_MODELS.value,
+            handler_module=StateName.EVALUATE_MODELS.result_key,
+            description="Asks base and fine-tuned models the test questions and scores the answers",
+            image_code=lambda_.DockerImageCode.from_image_asset(
+                str(REPO_ROOT),
+                file="lambdas/Dockerfile.evaluation",
+                cmd=[EVALUATION_HANDLER],
+                exclude=["*", "!lambdas", "!lambdas/**", "!requirements-eval.txt", "**/__pycache__"],
+                build_args={"BERTSCORE_MODEL": settings.evaluation.bertscore_model},
+            ),
+            timeout=Duration.minutes(15),
+            memory_size=4096,
+            environment={**environment, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
+        )
+
+        definition = self._definition(settings)
+        self.log_group = logs.LogGroup(
+            self, "ExecutionLogs", retention=logs.RetentionDays.SIX_MONTHS, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            timeout=Duration.days(7),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            comment="Bedrock fine-tuning run: validate, train, buy capacity, evaluate, delete capacity, report",
+        )
+
+    def function(self, state: StateName) -> PipelineFunction:
+        return self.steps[state]
+
+    def _task(self, state: StateName, *, retry_everything: bool = False) -> tasks.LambdaInvoke:
+        task = tasks.LambdaInvoke(
+            self,
+            state.value,
+            lambda_function=self.steps[state].function,
+            payload_response_only=True,  # the handler's return value is the result, stored under result_key
+            retry_on_service_exceptions=False,  # retries are declared below, explicitly
+            result_path=f"$.{state.result_key}",
+        )
+        task.add_retry(
+            errors=[*LAMBDA_SERVICE_ERRORS, *RETRYABLE_ERRORS],
+            interval=Duration.seconds(5),
+            backoff_rate=2,
+            max_attempts=6,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        if retry_everything:
+            # Deleting capacity must not give up on a transient error: it is what stops the bill.
+            task.add_retry(
+                errors=["States.ALL"],
+                interval=Duration.seconds(10),
+                backoff_rate=2,
+                max_attempts=8,
+                jitter_strategy=sfn.JitterType.FULL,
+            )
+        return task
+
+    @staticmethod
+    def _catch_into(task: tasks.LambdaInvoke, state: StateName, handler: sfn.IChainable) -> None:
+        task.add_catch(handler, errors=["States.ALL"], result_path=f"$.errors.{state.value}")
+
+    def _definition(self, settings: PipelineSettings) -> sfn.IChainable:  # noqa: ARG002 - settings are per run
+        validate = self._task(StateName.VALIDATE_DATASET)
+        start_job = self._task(StateName.START_CUSTOMIZATION_JOB)
+        poll_job = self._task(StateName.POLL_CUSTOMIZATION_JOB)
+        read_metrics = self._task(StateName.READ_TRAINING_METRICS)
+        create_capacity = self._task(StateName.CREATE_INFERENCE_CAPACITY)
+        poll_capacity = self._task(StateName.POLL_INFERENCE_CAPACITY)
+        evaluate = self._task(StateName.EVALUATE_MODELS)
+        evaluate.add_retry(
+            # A Lambda timeout mid-evaluation: answers already saved are reused, so a retry makes progress.
+            errors=["Sandbox.Timedout", "States.Timeout"],
+            interval=Duration.seconds(5),
+            max_attempts=2,
+        )
+        delete_capacity = self._task(StateName.DELETE_INFERENCE_CAPACITY, retry_everything=True)
+        write_report = self._task(StateName.WRITE_REPORT)
+        notify = self._task(StateName.NOTIFY)
+
+        succeeded = sfn.Succeed(self, "Succeeded", comment="The run succeeded; the report is under runs/<run-id>/")
+        failed = sfn.Fail(
+            self,
+            "Failed",
+            error="RunFailed",
+            cause="The run failed; report.json under runs/<run-id>/ says which step failed, why, and what was deleted",
+        )
+        rejected = sfn.Fail(
+            self,
+            "Rejected",
+            error="DatasetRejected",
+            cause="The dataset was rejected before any Bedrock call; see runs/<run-id>/validation.json",
+        )
+        outcome = (
+            sfn.Choice(self, "RunOutcome?")
+            .when(sfn.Condition.string_equals("$.write_report.status", "SUCCEEDED"), succeeded)
+            .when(sfn.Condition.string_equals("$.write_report.status", "REJECTED"), rejected)
+            .otherwise(failed)
+        )
+        notify.next(outcome)
+        self._catch_into(notify, StateName.NOTIFY, outcome)
+        write_report.next(notify)
+        self._catch_into(write_report, StateName.WRITE_REPORT, notify)
+
+        # Before any capacity exists: failures go straight to the report.
+        for task, state in (
+            (validate, StateName.VALIDATE_DATASET),
+            (start_job, StateName.START_CUSTOMIZATION_JOB),
+            (poll_job, StateName.POLL_CUSTOMIZATION_JOB),
+            (read_metrics, StateName.READ_TRAINING_METRICS),
+        ):
+            self._catch_into(task, state, write_report)
+        # While capacity may exist: every failure goes through the delete.
+        post_purchase = {
+            StateName.CREATE_INFERENCE_CAPACITY: create_capacity,
+            StateName.POLL_INFERENCE_CAPACITY: poll_capacity,
+            StateName.EVALUATE_MODELS: evaluate,
+        }
+        assert set(post_purchase) == set(POST_PURCHASE_STATES)
+        for state, task in post_purchase.items():
+            self._catch_into(task, state, delete_capacity)
+        self._catch_into(delete_capacity, StateName.DELETE_INFERENCE_CAPACITY, write_report)
+
+        wait_for_job = sfn.Wait(
+            self,
+            "WaitForCustomizationJob",
+            time=sfn.WaitTime.seconds_path("$.poll_customization_job.wait_seconds"),
+        )
+        wait_for_capacity = sfn.Wait(
+            self,
+            "WaitForInferenceCapacity",
+            time=sfn.WaitTime.seconds_path("$.poll_inference_capacity.wait_seconds"),
+        )
+        job_status = (
+            sfn.Choice(self, "JobStatus?")
+            .when(sfn.Condition.string_equals("$.poll_customization_job.status", "Completed"), read_metrics)
+            .when(
+                sfn.Condition.or_(
+                    sfn.Condition.string_equals("$.poll_customization_job.status", "Failed"),
+                    sfn.Condition.string_equals("$.poll_customization_job.status", "Stopped"),
+                ),
+                write_report,
+            )
+            .otherwise(wait_for_job)
+        )
+        capacity_status = (
+            sfn.Choice(self, "CapacityReady?")
+            .when(sfn.Condition.boolean_equals("$.poll_inference_capacity.ready", True), evaluate)
+            .when(sfn.Condition.boolean_equals("$.poll_inference_capacity.failed", True), delete_capacity)
+            .otherwise(wait_for_capacity)
+        )
+        dataset_valid = (
+            sfn.Choice(self, "DatasetValid?")
+            .when(sfn.Condition.boolean_equals("$.validate_dataset.valid", True), start_job)
+            .otherwise(write_report)
+        )
+
+        validate.next(dataset_valid)
+        start_job.next(poll_job)
+        poll_job.next(job_status)
+        wait_for_job.next(poll_job)
+        read_metrics.next(create_capacity)
+        create_capacity.next(poll_capacity)
+        poll_capacity.next(capacity_status)
+        wait_for_capacity.next(poll_capacity)
+        evaluate.next(delete_capacity)
+        delete_capacity.next(write_report)
+        return validate
+
+    def grant_bedrock(self, *, service_role: iam.IRole, kms_key_arn: str | None) -> None:
+        """Each step gets exactly the Bedrock actions it calls."""
+        stack = Stack.of(self)
+        prefix = f"arn:{stack.partition}:bedrock:{stack.region}:{stack.account}"
+        jobs = f"{prefix}:model-customization-job/*"
+        custom_models = f"{prefix}:custom-model/*"
+        throughputs = f"{prefix}:provisioned-model/*"
+        deployments = f"{prefix}:custom-model-deployment/*"
+        foundation_models = f"arn:{stack.partition}:bedrock:*::foundation-model/*"
+        inference_profiles = f"{prefix}:inference-profile/*"
+
+        def allow(state: StateName, actions: list[str], resources: list[str]) -> None:
+            self.steps[state].add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
+
+        allow(
+            StateName.START_CUSTOMIZATION_JOB,
+            ["bedrock:CreateModelCustomizationJob", "bedrock:GetModelCustomizationJob", "bedrock:TagResource"],
+            [jobs, custom_models, foundation_models],
+        )
+        self.steps[StateName.START_CUSTOMIZATION_JOB].add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[service_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}},
+            )
+        )
+        if kms_key_arn:
+            allow(StateName.START_CUSTOMIZATION_JOB, ["kms:DescribeKey", "kms:CreateGrant"], [kms_key_arn])
+        allow(StateName.POLL_CUSTOMIZATION_JOB, ["bedrock:GetModelCustomizationJob"], [jobs])
+        allow(
+            StateName.CREATE_INFERENCE_CAPACITY,
+            [
+                "bedrock:CreateProvisionedModelThroughput",
+                "bedrock:GetProvisionedModelThroughput",
+                "bedrock:CreateCustomModelDeployment",
+                "bedrock:GetCustomModelDeployment",
+                "bedrock:GetCustomModel",
+                "bedrock:TagResource",
+            ],
+            [custom_models, throughputs, deployments],
+        )
+        capacity_lookups = ["bedrock:ListProvisionedModelThroughputs", "bedrock:ListCustomModelDeployments"]
+        for state in (StateName.CREATE_INFERENCE_CAPACITY, StateName.DELETE_INFERENCE_CAPACITY):
+            # List actions support no resource-level permissions: Bedrock requires "*".
+            allow(state, capacity_lookups, ["*"])
+        allow(
+            StateName.POLL_INFERENCE_CAPACITY,
+            ["bedrock:GetProvisionedModelThroughput", "bedrock:GetCustomModelDeployment"],
+            [throughputs, deployments],
+        )
+        allow(
+            StateName.EVALUATE_MODELS,
+            ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+            [foundation_models, inference_profiles, throughputs, deployments, custom_models],
+        )
+        allow(
+            StateName.DELETE_INFERENCE_CAPACITY,
+            [
+                "bedrock:DeleteProvisionedModelThroughput",
+                "bedrock:GetProvisionedModelThroughput",
+                "bedrock:DeleteCustomModelDeployment",
+                "bedrock:GetCustomModelDeployment",
+            ],
+            [throughputs, deployments],
+        )

@@ -1,0 +1,28 @@
+"""EventBridge "Object Created" under incoming/ -> one execution per object version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lambdas import aws
+from lambdas.observability import logger, tracer
+from lambdas.runs.start import DroppedObject, start_run
+from lambdas.settings import RuntimeEnvironment
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    env = RuntimeEnvironment.from_environ()
+    result = start_run(
+        DroppedObject.from_event(event),
+        settings=env.settings,
+        stack_name=env.stack_name,
+        state_machine_arn=env.state_machine_arn,
+        emulated=env.bedrock_emulated,
+        stepfunctions=aws.client("stepfunctions"),
+    )
+    logger.info("start run", extra=result.model_dump())
+    return result.model_dump(mode="json")

@@ -1,0 +1,102 @@
+"""Turning a dropped object into a run: its id, its configuration, and the execution that carries it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lambdas.clock import utc_now
+from lambdas.contracts import INCOMING_PREFIX, RunConfig
+from lambdas.registry import resolve_serving
+from lambdas.settings import PipelineSettings
+
+_NOT_NAME_CHARS = re.compile(r"[^A-Za-z0-9]+")
+_STEM_MAX = 40  # leaves room for "-" + 12 hash characters, and for prefixes Bedrock names add (<= 63)
+
+
+class DroppedObject(BaseModel):
+    """The parts of an EventBridge S3 "Object Created" event a run needs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+    etag: str | None = None
+    size: int | None = None
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> DroppedObject:
+        detail = event.get("detail") or {}
+        obj = detail.get("object") or {}
+        return cls(
+            bucket=(detail.get("bucket") or {}).get("name", ""),
+            key=obj.get("key", ""),
+            version_id=obj.get("version-id"),
+            etag=obj.get("etag"),
+            size=obj.get("size"),
+        )
+
+
+class StartRunResult(BaseModel):
+    run_id: str
+    started: bool
+    execution_arn: str | None = None
+    reason: str = Field(default="")
+
+
+def run_id_for(obj: DroppedObject) -> str:
+    """A readable, deterministic id: the file's stem plus a hash of bucket, key and version (or etag).
+
+    The same object version always maps to the same id, so a duplicate event delivery is refused by Step Functions
+    (execution names are unique) instead of starting a second, paid run. A new upload of the same key is a new
+    version and so a new run.
+    """
+    stem = obj.key.rsplit("/", 1)[-1].removesuffix(".jsonl")
+    readable = _NOT_NAME_CHARS.sub("-", stem).strip("-")[:_STEM_MAX].strip("-") or "dataset"
+    identity = f"{obj.bucket}/{obj.key}@{obj.version_id or obj.etag or ''}"
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
+    return f"{readable}-{digest}"
+
+
+def build_run_config(obj: DroppedObject, *, settings: PipelineSettings, stack_name: str, emulated: bool) -> RunConfig:
+    return RunConfig(
+        run_id=run_id_for(obj),
+        bucket=obj.bucket,
+        source_key=obj.key,
+        source_version=obj.version_id,
+        source_etag=obj.etag,
+        received_at=utc_now(),
+        stack_name=stack_name,
+        settings=settings,
+        serving=resolve_serving(settings.model, settings.inference_mode),
+        emulated=emulated,
+    )
+
+
+def start_run(
+    obj: DroppedObject,
+    *,
+    settings: PipelineSettings,
+    stack_name: str,
+    state_machine_arn: str,
+    emulated: bool,
+    stepfunctions: Any,
+) -> StartRunResult:
+    if not obj.key.startswith(INCOMING_PREFIX) or not obj.key.endswith(".jsonl"):
+        return StartRunResult(run_id="", started=False, reason=f"{obj.key!r} is not an incoming/*.jsonl drop")
+    run = build_run_config(obj, settings=settings, stack_name=stack_name, emulated=emulated)
+    document = {"run": json.loads(run.model_dump_json()), "errors": {}}
+    try:
+        response = stepfunctions.start_execution(
+            stateMachineArn=state_machine_arn, name=run.run_id, input=json.dumps(document)
+        )
+    except stepfunctions.exceptions.ExecutionAlreadyExists:
+        return StartRunResult(
+            run_id=run.run_id, started=False, reason="a run for this object version already exists (duplicate event)"
+        )
+    return StartRunResult(run_id=run.run_id, started=True, execution_arn=response["executionArn"])
