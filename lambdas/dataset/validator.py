@@ -44,6 +44,8 @@ UNBALANCED_MIN_RECORDS = 10
 
 UTF8_BOM = b"\xef\xbb\xbf"
 
+NOT_A_RECORD: Any = object()  # parse_line's answer for a line that could not be read as JSON
+
 _Parts = tuple[str | None, tuple[str, ...], tuple[str, ...]]  # system prompt, prompt turns, final answer
 
 _TOP_LEVEL_KEYS: dict[DataFormat, frozenset[str]] = {
@@ -169,15 +171,26 @@ class DatasetValidator:
         self._seen_prompts: dict[int, int] = {}
         self._without_system = 0
         self._first_without_system: int | None = None
+        self._finished = False
 
     # -- lines ---------------------------------------------------------------------------------------------------
 
     def feed_line(self, line_number: int, raw: bytes | None) -> None:
+        """Check one line of a JSONL file (``None``: a line too long to read)."""
+        value = self.parse_line(line_number, raw)
+        if value is not NOT_A_RECORD:
+            self.check_record(line_number, value)
+
+    def parse_line(self, line_number: int, raw: bytes | None) -> Any:
+        """Decode and parse one line, logging what stops it being read; ``NOT_A_RECORD`` when nothing was read.
+
+        Counts the line as a record unless it is blank.
+        """
         if self.stopped:
-            return
+            return NOT_A_RECORD
         if raw is None:
             self.line_too_long(line_number)
-            return
+            return NOT_A_RECORD
         self.bytes += len(raw) + 1
         if line_number == 1 and raw.startswith(UTF8_BOM):
             self.errors.add(
@@ -196,20 +209,19 @@ class DatasetValidator:
                 f"byte {error.start + 1} of the line is not valid UTF-8 (0x{raw[error.start]:02x}); "
                 "save the file as UTF-8",
             )
-            return
+            return NOT_A_RECORD
         if not text.strip():
             self.errors.add(line_number, ErrorCode.BLANK_LINE, "blank line; JSONL needs one JSON object on every line")
-            return
+            return NOT_A_RECORD
         self.records += 1
         if self.records == 1 and text.lstrip().startswith("[") and self._is_json_array(text):
-            return
+            return NOT_A_RECORD
         try:
-            record = json.loads(text)
+            return json.loads(text)
         except ValueError as error:
             detail = f"{error.msg} at column {error.colno}" if isinstance(error, json.JSONDecodeError) else str(error)
             self.errors.add(line_number, ErrorCode.INVALID_JSON, f"not valid JSON: {detail}")
-            return
-        self.check_record(line_number, record)
+            return NOT_A_RECORD
 
     def line_too_long(self, line_number: int) -> None:
         self.records += 1
@@ -501,8 +513,16 @@ class DatasetValidator:
     # -- report --------------------------------------------------------------------------------------------------
 
     def finish(self, *, size_bytes: int | None = None) -> ValidationReport:
-        size = self.bytes if size_bytes is None else size_bytes
-        self._file_level_checks(size)
+        """Run the file-level checks (once) and build the report."""
+        if not self._finished:
+            self._finished = True
+            if size_bytes is not None:
+                self.bytes = size_bytes
+            self._file_level_checks(self.bytes)
+            self._file_level_warnings()
+        return self.report()
+
+    def _file_level_warnings(self) -> None:
         if self._without_system:
             self.warnings.add(
                 self._first_without_system,
@@ -524,6 +544,10 @@ class DatasetValidator:
                 f"the longest record (about {token_stats.max:,} tokens) is over {UNBALANCED_FACTOR}x the median "
                 f"({token_stats.median:,}); very uneven lengths waste padding and weigh training towards long records",
             )
+
+    def report(self) -> ValidationReport:
+        """The report as things stand (problems added after ``finish`` are included)."""
+        token_stats = self._token_stats()
         billed = cost = None
         if self.role == "training" and self.epochs is not None:
             billed = self._total_tokens * self.epochs
@@ -532,7 +556,7 @@ class DatasetValidator:
         stats = DatasetStats(
             model_id=self.spec.model_id,
             role=self.role,
-            bytes=size,
+            bytes=self.bytes,
             records=self.records,
             tokens_per_record=token_stats,
             total_tokens=self._total_tokens,
@@ -616,6 +640,7 @@ def validate_stream(
     file_name: str | None = None,
     size_bytes: int | None = None,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    check_counts: bool = True,
 ) -> ValidationReport:
     validator = DatasetValidator(
         spec,
@@ -624,6 +649,7 @@ def validate_stream(
         price_per_1k_tokens=price_per_1k_tokens,
         file_name=file_name,
         max_line_bytes=max_line_bytes,
+        check_counts=check_counts,
     )
     for line_number, raw in iter_lines(chunks, max_line_bytes):
         validator.feed_line(line_number, raw)
@@ -640,6 +666,7 @@ def validate_file(
     epochs: int | None = None,
     price_per_1k_tokens: float | None = None,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    check_counts: bool = True,
 ) -> ValidationReport:
     return validate_stream(
         file_chunks(path),
@@ -650,6 +677,7 @@ def validate_file(
         file_name=path.name,
         size_bytes=path.stat().st_size,
         max_line_bytes=max_line_bytes,
+        check_counts=check_counts,
     )
 
 
