@@ -1,0 +1,89 @@
+"""The ValidateDataset step: validate (and prepare) a run's dropped object, and write what Bedrock will read.
+
+Reads ``s3://{run.bucket}/{run.source_key}`` as a stream, twice (validation, then the split), pinned to the same
+object version (or ETag), writes the split files under ``RunPaths`` and the full report last. No Bedrock call
+happens here: bad data ends the run before anything is billed.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from lambdas.contracts import RunConfig, ValidateDatasetOutput
+from lambdas.dataset.prepare import PreparationOptions, PreparedDataset, prepare_dataset
+from lambdas.dataset.validator import epochs_for, s3_chunks
+
+FIRST_ERRORS = 10
+
+
+def preparation_options(run: RunConfig) -> PreparationOptions:
+    settings = run.settings
+    return PreparationOptions(
+        qa_keys=settings.qa_keys,
+        system_prompt=settings.system_prompt,
+        split=settings.split,
+        epochs=epochs_for(settings),
+        price_per_1k_tokens=settings.prices.training_usd_per_1k_tokens,
+    )
+
+
+def validate_run_dataset(s3: Any, run: RunConfig, work_dir: Path | None = None) -> ValidateDatasetOutput:
+    """Validate the run's source object; when valid, upload train / validation / test; always upload the report."""
+    spec = run.settings.model
+    paths = run.paths
+    head = s3.head_object(**_source_request(run, None))
+    pinned = None if run.source_version else head["ETag"]  # the second read must see the same bytes
+
+    def read_source() -> Iterator[bytes]:
+        return s3_chunks(s3.get_object(**_source_request(run, pinned))["Body"])
+
+    with tempfile.TemporaryDirectory(dir=work_dir) as scratch:
+        prepared = prepare_dataset(
+            read_source, spec, Path(scratch), preparation_options(run), size_bytes=int(head["ContentLength"])
+        )
+        keys = {"train": paths.train, "validation": paths.validation, "test": paths.test}
+        for split, path in prepared.files.items():
+            # upload_file switches to multipart for large files: the object appears only once it is complete.
+            s3.upload_file(str(path), run.bucket, keys[split], ExtraArgs={"ContentType": "application/jsonl"})
+    report = prepared.report
+    s3.put_object(
+        Bucket=run.bucket,
+        Key=paths.validation_report,
+        Body=report.model_dump_json(indent=2).encode(),
+        ContentType="application/json",
+    )
+    return _output(prepared, run)
+
+
+def _source_request(run: RunConfig, if_match: str | None) -> dict[str, str]:
+    request = {"Bucket": run.bucket, "Key": run.source_key}
+    if run.source_version:
+        request["VersionId"] = run.source_version
+    if if_match:
+        request["IfMatch"] = if_match
+    return request
+
+
+def _output(prepared: PreparedDataset, run: RunConfig) -> ValidateDatasetOutput:
+    report = prepared.report
+    split = report.stats.split
+    paths = run.paths
+    return ValidateDatasetOutput(
+        valid=report.valid,
+        records=report.records,
+        error_count=sum(report.stats.error_counts.values()),
+        warning_count=sum(report.stats.warning_counts.values()),
+        first_errors=report.errors[:FIRST_ERRORS],
+        report_key=paths.validation_report,
+        prepared_from_raw_qa=report.stats.prepared_from_raw_qa,
+        train_key=paths.train if "train" in prepared.files else None,
+        validation_key=paths.validation if "validation" in prepared.files else None,
+        test_key=paths.test if "test" in prepared.files else None,
+        train_records=split.train if split and report.valid else 0,
+        validation_records=split.validation if split and report.valid else 0,
+        test_records=split.test if split and report.valid else 0,
+        estimated_training_tokens=report.stats.estimated_billed_tokens if report.valid else None,
+    )
