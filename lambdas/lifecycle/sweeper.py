@@ -126,11 +126,13 @@ def sweep_expired_capacity(
     sns: SnsClient | None = None,
     topic_arn: str = "",
     dry_run: bool = False,
+    raise_on_failure: bool = True,
 ) -> SweepResult:
     """Delete expired capacity of this stack; publish one SNS message when anything was deleted or failed.
 
     Failures do not stop the sweep of the other resources, but they are never swallowed: after reporting, the sweep
-    raises ``SweepIncompleteError`` (the Lambda's error metric and the async retry see it).
+    raises ``SweepIncompleteError`` (the Lambda's error metric and the async retry see it). The operator's command
+    passes ``raise_on_failure=False`` to print the result and exit non-zero instead.
     """
     checked, expired = find_expired_capacity(bedrock, stack_name, max_age_hours)
     deleted: list[SweptCapacity] = []
@@ -171,7 +173,7 @@ def sweep_expired_capacity(
                 },
             )
         result = result.model_copy(update={"message_id": response.get("MessageId")})
-    if failed:
+    if failed and raise_on_failure:
         raise SweepIncompleteError(
             f"{len(failed)} expired capacity resource(s) could not be deleted: "
             + json.dumps([item.arn for item in failed])

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+
+from lambdas import aws
+from tests.unit.lifecycle.factories import PT_ARN, T0
+from tests.unit.lifecycle.test_capacity import pt_summary
+from tuner.cli import main
+
+
+@pytest.fixture
+def stubbed_bedrock() -> Iterator[Stubber]:
+    with Stubber(aws.client("bedrock")) as stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+def queue_one_expired(stubber: Stubber, stack: str) -> None:
+    stubber.add_response(
+        "list_provisioned_model_throughputs", {"provisionedModelSummaries": [pt_summary("ft-serve-a")]}
+    )
+    stubber.add_response("list_tags_for_resource", {"tags": [{"key": "fine-tuning:stack", "value": stack}]})
+    stubber.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []})
+
+
+def test_dry_run_lists_without_deleting(stubbed_bedrock: Stubber, fixed_clock: Any, capsys: Any) -> None:
+    fixed_clock.now = T0 + timedelta(hours=2)
+    queue_one_expired(stubbed_bedrock, "Lab")
+    code = main(["sweep", "--dry-run", "--stack", "Lab", "--max-age-hours", "1"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"would delete: provisioned-throughput ft-serve-a run=None age=2h {PT_ARN}" in out
+    assert "sweep of stack Lab: would delete 1, failed 0, checked 1 (max age 1 h)" in out
+
+
+def test_sweep_deletes_and_a_failure_exits_1(stubbed_bedrock: Stubber, fixed_clock: Any, capsys: Any) -> None:
+    fixed_clock.now = T0 + timedelta(hours=5)
+    queue_one_expired(stubbed_bedrock, "FineTuningStack")
+    stubbed_bedrock.add_client_error("delete_provisioned_model_throughput", "AccessDeniedException", "denied", 403)
+    code = main(["sweep"])  # default stack and the default 4 h lifetime
+    assert code == 1
+    assert "FAILED: provisioned-throughput ft-serve-a" in capsys.readouterr().out
+
+
+def test_negative_age_is_a_usage_error(capsys: Any) -> None:
+    assert main(["sweep", "--max-age-hours", "-1"]) == 2
+    assert "--max-age-hours must be 0 or more" in capsys.readouterr().err
