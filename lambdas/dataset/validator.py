@@ -244,7 +244,8 @@ class DatasetValidator:
         self.errors.add(
             None,
             ErrorCode.JSON_ARRAY_NOT_JSONL,
-            "the file is a JSON array; Bedrock needs JSON Lines (one JSON object per line, no enclosing [ ])",
+            "the file is a JSON array; Bedrock needs JSON Lines (one JSON object per line, no enclosing [ ]); "
+            "raw question/answer arrays are converted by python -m tuner prepare",
         )
         self.records = 0
         self.stopped = True
@@ -325,8 +326,9 @@ class DatasetValidator:
                 texts.append(text)
                 characters += len(text)
         self._check_order(line, roles)
-        readable = bool(texts) and len(texts) == len(messages)
-        self._measure(line, characters, (system_text, tuple(texts[:-1]), tuple(texts[-1:])) if readable else None)
+        if texts:  # something to measure; duplicates only when every message could be read
+            whole = len(texts) == len(messages)
+            self._measure(line, characters, (system_text, tuple(texts[:-1]), tuple(texts[-1:])) if whole else None)
         if system_text is None and self.spec.system_prompt_recommended:
             self._without_system += 1
             if self._first_without_system is None:

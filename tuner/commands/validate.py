@@ -1,7 +1,120 @@
-"""Placeholder until the owning issue fills it in."""
+"""``python -m tuner validate FILE``: check a JSONL training or validation file before anything is billed.
+
+Exit 0 when valid, 1 when not, 2 for usage errors. ``--json`` prints exactly one JSON object (the report).
+"""
+
+from __future__ import annotations
 
 import argparse
+from collections import defaultdict
+from pathlib import Path
+
+from lambdas.dataset.report import ValidationReport
+from lambdas.dataset.validator import validate_file
+from lambdas.registry import DEFAULT_BASE_MODEL_ID, ModelSpec, UnknownModelError, get_model
+from tuner.cli import EXIT_BAD_INPUT, EXIT_OK, UsageError
+
+LINES_SHOWN = 5
 
 
-def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    subparsers.add_parser("validate", help="(not yet implemented)")
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("validate", help="check a JSONL dataset against a model's rules and limits")
+    parser.add_argument("file", type=Path, help="the JSONL file")
+    parser.add_argument(
+        "--model", default=DEFAULT_BASE_MODEL_ID, help=f"base model id (default {DEFAULT_BASE_MODEL_ID})"
+    )
+    parser.add_argument(
+        "--role", choices=("training", "validation"), default="training", help="which limits apply (default training)"
+    )
+    parser.add_argument("--epochs", type=int, help="epochs for the billed-token estimate (default: the model's)")
+    parser.add_argument("--price-per-1k-tokens", type=float, help="training price in USD per 1,000 tokens")
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    parser.set_defaults(run=run)
+
+
+def model_from(model_id: str) -> ModelSpec:
+    try:
+        return get_model(model_id)
+    except UnknownModelError as error:
+        raise UsageError(str(error)) from None
+
+
+def existing_file(path: Path) -> Path:
+    if not path.exists():
+        raise UsageError(f"{path}: no such file")
+    if not path.is_file():
+        raise UsageError(f"{path}: not a file")
+    return path
+
+
+def default_epochs(spec: ModelSpec, epochs: int | None) -> int:
+    if epochs is not None:
+        hp = spec.hyperparameter("epochCount")
+        if not hp.minimum <= epochs <= hp.maximum:
+            raise UsageError(f"--epochs {epochs} is outside {spec.display_name}'s range {hp.minimum:g}..{hp.maximum:g}")
+        return epochs
+    return int(spec.hyperparameter("epochCount").default)
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = model_from(args.model)
+    path = existing_file(args.file)
+    epochs = default_epochs(spec, args.epochs)
+    try:
+        report = validate_file(path, spec, role=args.role, epochs=epochs, price_per_1k_tokens=args.price_per_1k_tokens)
+    except OSError as error:
+        raise UsageError(f"{path}: {error.strerror or error}") from None
+    if args.json:
+        print(report.model_dump_json())
+    else:
+        print(summary(report, spec, str(path)))
+    return EXIT_OK if report.valid else EXIT_BAD_INPUT
+
+
+def summary(report: ValidationReport, spec: ModelSpec, name: str) -> str:
+    """A person's view: verdict, problems grouped by code with counts and first lines, then the figures."""
+    stats = report.stats
+    verdict = "VALID" if report.valid else "INVALID"
+    lines = [
+        f"{name}: {verdict} for {spec.display_name} ({spec.model_id}) as {stats.role} data, {report.records:,} records"
+    ]
+    if spec.legacy and spec.notes:
+        lines.append(f"  note: {spec.notes}")
+    for title, problems, counts in (
+        ("errors", report.errors, stats.error_counts),
+        ("warnings", report.warnings, stats.warning_counts),
+    ):
+        if not counts:
+            continue
+        lines.append(f"{title} ({sum(counts.values()):,}):")
+        by_code: dict[str, list[int | None]] = defaultdict(list)
+        example: dict[str, str] = {}
+        for problem in problems:
+            by_code[problem.code].append(problem.line)
+            example.setdefault(problem.code, problem.message)
+        for code, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+            distinct = sorted({line for line in by_code[code] if line is not None})
+            numbers = [str(line) for line in distinct[:LINES_SHOWN]]
+            where = (
+                f" line{'s' if len(distinct) > 1 else ''} {', '.join(numbers)}{', ...' if count > len(numbers) else ''}"
+                if numbers
+                else ""
+            )
+            lines.append(f"  {code} x{count:,}{where}: {example.get(code, '')}")
+    tokens = stats.tokens_per_record
+    if tokens is not None:
+        lines.append(
+            f"tokens per record (characters / 3): min {tokens.min:,}, median {tokens.median:,}, max {tokens.max:,}; "
+            f"total {stats.total_tokens:,}"
+        )
+    if stats.estimated_billed_tokens is not None and tokens is not None:
+        cost = stats.estimated_training_cost_usd
+        price = f", about ${cost:,.2f}" if cost is not None else " (set a price per 1k tokens for a cost estimate)"
+        lines.append(
+            f"estimated billed training tokens: {stats.estimated_billed_tokens:,} ({stats.epochs} epochs){price}"
+        )
+    if stats.split is not None:
+        lines.append(
+            f"split: train {stats.split.train:,}, validation {stats.split.validation:,}, test {stats.split.test:,}"
+        )
+    return "\n".join(lines)
