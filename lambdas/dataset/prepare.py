@@ -125,7 +125,7 @@ def plan_split(records: int, spec: ModelSpec, split: SplitSettings) -> tuple[Spl
         problems.append(
             (ErrorCode.TOO_FEW_RECORDS, f"{records:,} records; {name} needs at least {train_min:,} for training")
         )
-    if limits.total_min_records is not None and counts.train + counts.validation < limits.total_min_records:
+    elif limits.total_min_records is not None and counts.train + counts.validation < limits.total_min_records:
         problems.append(
             (
                 ErrorCode.TOO_FEW_RECORDS,
