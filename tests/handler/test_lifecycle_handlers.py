@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from lambdas.lifecycle.names import capacity_name, job_name
 from tests.unit.lifecycle.factories import BUCKET, CUSTOM_MODEL_ARN, PT_ARN, ROLE_ARN, T0, FixedClock, make_run
 from tests.unit.lifecycle.test_capacity import expect_pt_lookup, pt_summary
 
+EVENTS = Path(__file__).parent.parent / "unit" / "lifecycle" / "data"
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 LIFECYCLE_HANDLERS = (
@@ -194,7 +196,8 @@ def test_sweeper_handler_uses_the_stack_settings(
     bedrock_stub.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": PT_ARN})
     with Stubber(aws.client("sns")) as sns_stub:
         sns_stub.add_response("publish", {"MessageId": "m-9"})
-        output = sweeper.handler({"source": "aws.events", "detail-type": "Scheduled Event"}, lambda_context)
+        scheduled = json.loads((EVENTS / "scheduled_event.json").read_text())
+        output = sweeper.handler(scheduled, lambda_context)
     assert output["max_age_hours"] == 2
     assert [item["arn"] for item in output["deleted"]] == [PT_ARN]
     assert output["message_id"] == "m-9"
@@ -226,14 +229,8 @@ def test_execution_cleanup_handler_stops_a_running_job(lambda_context: Any, monk
             )
             # moto has no provisioned throughput listing: this account has none
             monkeypatch.setattr(bedrock, "get_paginator", lambda _name: _EmptyPaginator())
-            output = execution_cleanup.handler(
-                {
-                    "source": "aws.states",
-                    "detail-type": "Step Functions Execution Status Change",
-                    "detail": {"executionArn": execution, "stateMachineArn": state_machine, "status": "ABORTED"},
-                },
-                lambda_context,
-            )
+            aborted = json.loads((EVENTS / "execution_aborted_event.json").read_text())
+            output = execution_cleanup.handler(aborted, lambda_context)
         # Then the job is stopped and nothing else was bought
         assert bedrock.get_model_customization_job(jobIdentifier=name)["status"] == "Stopped"
         assert (output["job_status_found"], output["job_stop_requested"]) == ("InProgress", True)
