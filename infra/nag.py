@@ -36,7 +36,7 @@ _LIST_AND_TRACE_REASON = (
 
 
 def _ack(scope: IConstruct, finding: str, reason: str) -> None:
-    Validations.of(scope).acknowledge(Acknowledgment(id=f"AwsSolutions-{finding}", reason=reason))
+    Validations.of(scope).acknowledge(Acknowledgment(id=f"AwsSolutions::AwsSolutions-{finding}", reason=reason))
 
 
 def _logical_id(stack: Stack, construct: IConstruct) -> str:
@@ -69,8 +69,16 @@ def acknowledge_findings(stack: FineTuningStack) -> None:
                 )
 
     for pattern, reason in (
-        (f"<{bucket_id}.Arn>/runs/*/data/*", "Bedrock reads only the prepared splits of a run, named at run time."),
-        (f"<{bucket_id}.Arn>/runs/*/job-output/*", "Bedrock writes only a run's job-output folder."),
+        (
+            f"<{bucket_id}.Arn>/runs/*/data/*",
+            "Bedrock reads only the prepared train/validation splits under runs/<run-id>/data/; the run id is known "
+            "only at run time.",
+        ),
+        (
+            f"<{bucket_id}.Arn>/runs/*/job-output/*",
+            "Bedrock writes only into runs/<run-id>/job-output/ (model artefacts and metric CSVs); the run id is known "
+            "only at run time.",
+        ),
     ):
         _ack(stack.service_role.role, f"IAM5[Resource::{pattern}]", reason)
 

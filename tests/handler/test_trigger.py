@@ -1,0 +1,111 @@
+"""The trigger: one execution per dropped object version, never two."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from lambdas.contracts import RunState
+from lambdas.handlers import trigger
+from lambdas.registry import Serving
+from lambdas.runs.start import DroppedObject, run_id_for
+from lambdas.settings import PipelineSettings
+
+PASS_STATE = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+
+
+def _event(key: str, version: str | None = "v1", etag: str = "abc") -> dict[str, Any]:
+    obj: dict[str, Any] = {"key": key, "size": 10, "etag": etag}
+    if version:
+        obj["version-id"] = version
+    return {
+        "version": "0",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "detail": {"bucket": {"name": "data-bucket"}, "object": obj, "reason": "PutObject"},
+    }
+
+
+@pytest.fixture
+def state_machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
+    with mock_aws():
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        iam = boto3.client("iam", region_name="us-east-1")
+        role = iam.create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        arn = sfn.create_state_machine(name="runs", definition=PASS_STATE, roleArn=role)["stateMachineArn"]
+        monkeypatch.setenv("DATA_BUCKET", "data-bucket")
+        monkeypatch.setenv("STACK_NAME", "FineTuningStack")
+        monkeypatch.setenv("STATE_MACHINE_ARN", arn)
+        settings = PipelineSettings(base_model_id="anthropic.claude-3-haiku-20240307-v1:0:200k")
+        monkeypatch.setenv("PIPELINE_SETTINGS", settings.model_dump_json())
+        yield sfn, arn
+
+
+def test_a_drop_starts_one_execution_named_after_the_object_version(
+    state_machine: tuple[Any, str], lambda_context: Any
+) -> None:
+    sfn, arn = state_machine
+    # When a JSONL lands under incoming/
+    result = trigger.handler(_event("incoming/my data.jsonl"), lambda_context)
+    # Then one execution starts, named by the run id, carrying the run's configuration
+    assert result["started"] is True
+    executions = sfn.list_executions(stateMachineArn=arn)["executions"]
+    assert [e["name"] for e in executions] == [result["run_id"]]
+    assert result["run_id"].startswith("my-data-")
+    document = json.loads(sfn.describe_execution(executionArn=result["execution_arn"])["input"])
+    state = RunState.model_validate(document)
+    assert state.errors == {}
+    assert state.run.source_key == "incoming/my data.jsonl"
+    assert state.run.source_version == "v1"
+    assert state.run.serving is Serving.PROVISIONED_THROUGHPUT  # Claude 3 Haiku has no on-demand path
+    assert state.run.settings.base_model_id == "anthropic.claude-3-haiku-20240307-v1:0:200k"
+    assert state.run.emulated is False
+
+
+def test_a_duplicate_delivery_of_the_same_version_starts_nothing(
+    state_machine: tuple[Any, str], lambda_context: Any
+) -> None:
+    sfn, arn = state_machine
+    first = trigger.handler(_event("incoming/data.jsonl"), lambda_context)
+    second = trigger.handler(_event("incoming/data.jsonl"), lambda_context)
+    assert first["started"] is True
+    assert second["started"] is False
+    assert "duplicate" in second["reason"]
+    assert len(sfn.list_executions(stateMachineArn=arn)["executions"]) == 1
+
+
+def test_a_new_version_of_the_same_key_is_a_new_run(state_machine: tuple[Any, str], lambda_context: Any) -> None:
+    sfn, arn = state_machine
+    first = trigger.handler(_event("incoming/data.jsonl", version="v1"), lambda_context)
+    second = trigger.handler(_event("incoming/data.jsonl", version="v2"), lambda_context)
+    assert first["run_id"] != second["run_id"]
+    assert len(sfn.list_executions(stateMachineArn=arn)["executions"]) == 2
+
+
+def test_objects_outside_incoming_or_not_jsonl_are_ignored(state_machine: tuple[Any, str], lambda_context: Any) -> None:
+    sfn, arn = state_machine
+    assert trigger.handler(_event("runs/x/report.jsonl"), lambda_context)["started"] is False
+    assert trigger.handler(_event("incoming/notes.txt"), lambda_context)["started"] is False
+    assert sfn.list_executions(stateMachineArn=arn)["executions"] == []
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["incoming/" + "a" * 300 + ".jsonl", "incoming/日本語 データ!!.jsonl", "incoming/.jsonl", "incoming/x/y/z.jsonl"],
+)
+def test_run_ids_are_valid_execution_and_bedrock_names(key: str) -> None:
+    run_id = run_id_for(DroppedObject(bucket="b", key=key, version_id="1"))
+    assert len(run_id) <= 53  # leaves room under Bedrock's 63-character names
+    assert run_id[0].isalnum()
+    assert all(ch.isascii() and (ch.isalnum() or ch == "-") for ch in run_id)
+
+
+def test_run_id_is_deterministic_and_falls_back_to_the_etag_without_versioning() -> None:
+    unversioned = DroppedObject(bucket="b", key="incoming/a.jsonl", etag="e1")
+    assert run_id_for(unversioned) == run_id_for(unversioned)
+    assert run_id_for(unversioned) != run_id_for(DroppedObject(bucket="b", key="incoming/a.jsonl", etag="e2"))

@@ -1,0 +1,169 @@
+"""The state machine as synthesized: every step wired, and no path from a purchase that skips the delete."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import pytest
+
+from lambdas.contracts import POST_PURCHASE_STATES, StateName
+from lambdas.errors import RETRYABLE_ERRORS
+
+DELETE = StateName.DELETE_INFERENCE_CAPACITY.value
+TERMINAL_TYPES = {"Succeed", "Fail"}
+
+
+def _edges(state: dict[str, Any]) -> list[tuple[str, str]]:
+    """(kind, target) for every transition out of a state: next, choice, default, catch."""
+    edges = []
+    if "Next" in state:
+        edges.append(("next", state["Next"]))
+    for choice in state.get("Choices", []):
+        edges.append(("choice", choice["Next"]))
+    if "Default" in state:
+        edges.append(("default", state["Default"]))
+    for catch in state.get("Catch", []):
+        edges.append(("catch", catch["Next"]))
+    return edges
+
+
+def _is_terminal(state: dict[str, Any]) -> bool:
+    return state["Type"] in TERMINAL_TYPES or state.get("End", False)
+
+
+def _functions_by_logical_id(raw_template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        logical_id: resource
+        for logical_id, resource in raw_template["Resources"].items()
+        if resource["Type"] == "AWS::Lambda::Function"
+    }
+
+
+def _handler_of(function: dict[str, Any]) -> str:
+    properties = function["Properties"]
+    return properties.get("Handler") or properties["ImageConfig"]["Command"][0]  # type: ignore[no-any-return]
+
+
+def test_every_step_is_a_task_running_its_own_handler_module(
+    definition: dict[str, Any], raw_template: dict[str, Any]
+) -> None:
+    # Given the synthesized definition and template
+    functions = _functions_by_logical_id(raw_template)
+    states = definition["States"]
+    for step in StateName:
+        # Then each step is a Task whose resource is a function running lambdas.handlers.<snake_name>.handler
+        state = states[step.value]
+        assert state["Type"] == "Task"
+        logical_id = state["Resource"].strip("<>")
+        assert _handler_of(functions[logical_id]) == f"lambdas.handlers.{step.result_key}.handler"
+        # and its result lands under the state's snake_case name, as lambdas.contracts.RunState expects
+        assert state["ResultPath"] == f"$.{step.result_key}"
+
+
+def test_every_deployed_handler_module_exists_in_lambdas(raw_template: dict[str, Any]) -> None:
+    handlers = {
+        _handler_of(function)
+        for function in _functions_by_logical_id(raw_template).values()
+        if _handler_of(function).startswith("lambdas.")
+    }
+    # 10 steps + trigger + sweeper + execution cleanup
+    assert len(handlers) == 13
+    for handler in handlers:
+        module_name, _, attribute = handler.rpartition(".")
+        module = importlib.util.find_spec(module_name)
+        assert module is not None, f"{handler} names a module that does not exist"
+        if "evaluate_models" not in module_name:  # the container's module imports torch lazily, check it exists only
+            assert callable(getattr(importlib.import_module(module_name), attribute))
+
+
+@pytest.mark.parametrize("state", POST_PURCHASE_STATES, ids=lambda s: s.value)
+def test_post_purchase_states_catch_every_error_into_the_delete(definition: dict[str, Any], state: StateName) -> None:
+    catches = definition["States"][state.value]["Catch"]
+    assert any(c["ErrorEquals"] == ["States.ALL"] and c["Next"] == DELETE for c in catches)
+    assert all(c["Next"] == DELETE for c in catches)
+    assert all(c["ResultPath"] == f"$.errors.{state.value}" for c in catches)
+
+
+def test_no_route_from_the_purchase_reaches_an_end_without_passing_the_delete(definition: dict[str, Any]) -> None:
+    # Given every state reachable from the purchase by any transition (success, choice, wait loop, or catch),
+    # without going through the delete step
+    states = definition["States"]
+    reached: set[str] = set()
+    frontier = [StateName.CREATE_INFERENCE_CAPACITY.value]
+    while frontier:
+        name = frontier.pop()
+        if name in reached or name == DELETE:
+            continue
+        reached.add(name)
+        frontier.extend(target for _, target in _edges(states[name]))
+    # Then none of them ends the execution: the only way out is through DeleteInferenceCapacity
+    assert {StateName.POLL_INFERENCE_CAPACITY.value, StateName.EVALUATE_MODELS.value} <= reached
+    assert not [name for name in reached if _is_terminal(states[name])]
+    # and every Task among them turns any failure into a visit to the delete
+    for name in reached:
+        if states[name]["Type"] == "Task":
+            assert any(c["ErrorEquals"] == ["States.ALL"] and c["Next"] == DELETE for c in states[name]["Catch"])
+    # and the capacity's own Failed status routes to the delete too
+    choice = states["CapacityReady?"]
+    failed_routes = [c["Next"] for c in choice["Choices"] if c.get("Variable") == "$.poll_inference_capacity.failed"]
+    assert failed_routes == [DELETE]
+
+
+def test_the_delete_retries_every_error_and_then_still_writes_the_report(definition: dict[str, Any]) -> None:
+    delete = definition["States"][DELETE]
+    assert any(r["ErrorEquals"] == ["States.ALL"] and r["MaxAttempts"] >= 5 for r in delete["Retry"])
+    assert delete["Next"] == StateName.WRITE_REPORT.value
+    assert [c["Next"] for c in delete["Catch"]] == [StateName.WRITE_REPORT.value]
+
+
+def test_states_before_the_purchase_fail_into_the_report_without_buying(definition: dict[str, Any]) -> None:
+    for state in (
+        StateName.VALIDATE_DATASET,
+        StateName.START_CUSTOMIZATION_JOB,
+        StateName.POLL_CUSTOMIZATION_JOB,
+        StateName.READ_TRAINING_METRICS,
+    ):
+        catches = definition["States"][state.value]["Catch"]
+        assert [c["Next"] for c in catches] == [StateName.WRITE_REPORT.value]
+
+
+def test_invalid_dataset_and_failed_job_skip_every_bedrock_cost(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+    dataset_valid = states["DatasetValid?"]
+    assert dataset_valid["Choices"] == [
+        {"Variable": "$.validate_dataset.valid", "BooleanEquals": True, "Next": "StartCustomizationJob"}
+    ]
+    assert dataset_valid["Default"] == StateName.WRITE_REPORT.value
+    job_status = states["JobStatus?"]
+    failed_or_stopped = [c for c in job_status["Choices"] if "Or" in c]
+    assert [c["Next"] for c in failed_or_stopped] == [StateName.WRITE_REPORT.value]
+    assert {c["StringEquals"] for c in failed_or_stopped[0]["Or"]} == {"Failed", "Stopped"}
+
+
+def test_every_task_retries_throttling_and_lambda_service_errors_with_backoff(definition: dict[str, Any]) -> None:
+    for step in StateName:
+        retry = definition["States"][step.value]["Retry"][0]
+        assert set(RETRYABLE_ERRORS) <= set(retry["ErrorEquals"])
+        assert "Lambda.TooManyRequestsException" in retry["ErrorEquals"]
+        assert retry["BackoffRate"] >= 2
+        assert retry["JitterStrategy"] == "FULL"
+
+
+def test_polling_waits_come_from_the_poll_results(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+    assert states["WaitForCustomizationJob"]["SecondsPath"] == "$.poll_customization_job.wait_seconds"
+    assert states["WaitForCustomizationJob"]["Next"] == StateName.POLL_CUSTOMIZATION_JOB.value
+    assert states["WaitForInferenceCapacity"]["SecondsPath"] == "$.poll_inference_capacity.wait_seconds"
+    assert states["WaitForInferenceCapacity"]["Next"] == StateName.POLL_INFERENCE_CAPACITY.value
+
+
+def test_outcome_maps_the_report_status_to_the_execution_status(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+    outcome = states["RunOutcome?"]
+    routes = {c["StringEquals"]: c["Next"] for c in outcome["Choices"]}
+    assert routes == {"SUCCEEDED": "Succeeded", "REJECTED": "Rejected"}
+    assert outcome["Default"] == "Failed"
+    assert states["Rejected"]["Type"] == "Fail"
+    assert states["Failed"]["Type"] == "Fail"
+    assert states["Succeeded"]["Type"] == "Succeed"
