@@ -73,6 +73,7 @@ class PriceSettings(_Strict):
     """Optional prices for estimates in the report. Nothing is billed from these; they only inform."""
 
     training_usd_per_1k_tokens: float | None = Field(default=None, ge=0)
+    # Per model unit per hour; billed per started hour (the reference study paid about $132/hour for one unit).
     provisioned_throughput_usd_per_hour: float | None = Field(default=None, ge=0)
 
 
