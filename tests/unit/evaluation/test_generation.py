@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 from botocore.stub import Stubber
-from evaluation_fakes import FakeConverseClient, MemoryAnswerStore
 from moto import mock_aws
 
 from lambdas.dataset.formats import Turn
 from lambdas.errors import TransientServiceError
 from lambdas.evaluation.generation import Question, RetryPolicy, S3AnswerStore, converse_request, generate_answers
 from lambdas.evaluation.results import GeneratedAnswer, InferenceParameters, ModelRole
+from tests.unit.evaluation.evaluation_fakes import FakeConverseClient, MemoryAnswerStore
 
 BASE_ID = "amazon.nova-lite-v1:0"
 TUNED_ARN = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc123"

@@ -1,0 +1,124 @@
+"""``runs/<run-id>/report.json``: everything a person needs to judge one run, in one typed document.
+
+The Markdown and HTML reports are renderings of this document only, so ``python -m tuner report RUN_DIR`` can
+re-render them from report.json alone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lambdas.contracts import Problem, RunStatus, ScoreSummary
+from lambdas.evaluation.results import EvaluatedItem
+from lambdas.lifecycle.metrics import EpochLoss, LossPoint
+from lambdas.registry import Serving
+
+REPORT_SCHEMA_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunSection(_Model):
+    run_id: str
+    source: str  # s3://bucket/key
+    source_version: str | None = None
+    received_at: datetime
+    stack_name: str
+    base_model_id: str
+    base_model_name: str
+    base_inference_model_id: str
+    serving: Serving
+    emulated: bool
+    settings: dict[str, Any]
+
+
+class DatasetSection(_Model):
+    valid: bool
+    records: int
+    error_count: int
+    warning_count: int
+    first_errors: list[Problem] = Field(default_factory=list)
+    validation_report_key: str
+    prepared_from_raw_qa: bool = False
+    train_records: int = 0
+    validation_records: int = 0
+    test_records: int = 0
+    estimated_training_tokens: int | None = None
+
+
+class JobSection(_Model):
+    name: str
+    arn: str
+    custom_model_name: str
+    custom_model_arn: str | None = None
+    status: str | None = None  # last status seen by the poller
+    failure_message: str | None = None
+    started_at: datetime
+    last_checked_at: datetime | None = None
+
+
+class LossSection(_Model):
+    training: list[LossPoint] = Field(default_factory=list)
+    validation: list[LossPoint] = Field(default_factory=list)
+    training_epoch_means: list[EpochLoss] = Field(default_factory=list)
+    validation_epoch_means: list[EpochLoss] = Field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.training_epoch_means or self.validation_epoch_means)
+
+
+class EvaluationSection(_Model):
+    evaluation_key: str | None = None
+    base_model_id: str
+    fine_tuned_model_id: str
+    bertscore_model: str
+    bertscore_num_layers: int | None = None
+    judge_model_id: str | None
+    base: ScoreSummary
+    fine_tuned: ScoreSummary
+    items: list[EvaluatedItem] = Field(default_factory=list)
+
+
+class CapacitySection(_Model):
+    kind: Serving | None
+    arn: str | None
+    name: str | None = None
+    model_units: int | None = None
+    created_at: datetime | None = None
+    deleted: bool | None = None  # None: the delete step did not run (it would have, had capacity been bought)
+    already_gone: bool | None = None
+    deleted_at: datetime | None = None
+    lifetime_seconds: float | None = None
+    estimated_cost_usd: float | None = None
+
+
+class StepFailure(_Model):
+    step: str
+    error: str
+    message: str
+
+
+class FailureSection(_Model):
+    failures: list[StepFailure]
+    cleanup: list[str]  # what was stopped or deleted (or could not be), in words
+
+
+class Report(_Model):
+    schema_version: int = REPORT_SCHEMA_VERSION
+    status: RunStatus
+    headline: str  # one line, also the notification subject's tail
+    generated_at: datetime
+    run: RunSection
+    dataset: DatasetSection | None = None
+    job: JobSection | None = None
+    hyperparameters: dict[str, str] = Field(default_factory=dict)
+    loss: LossSection = Field(default_factory=LossSection)
+    evaluation: EvaluationSection | None = None
+    capacity: CapacitySection | None = None
+    failure: FailureSection | None = None

@@ -1,0 +1,153 @@
+"""The WriteReport and Notify steps: report.json/.md/.html to S3, and a readable summary to the SNS topic."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import ValidationError
+
+from lambdas.clock import utc_now
+from lambdas.contracts import NotifyOutput, RunState, RunStatus, WriteReportOutput
+from lambdas.evaluation.results import EvaluationResult
+from lambdas.lifecycle.metrics import TrainingMetrics
+from lambdas.lifecycle.service_errors import service_call
+from lambdas.reporting.build import build_report, parse_training_metrics
+from lambdas.reporting.model import Report
+from lambdas.reporting.render import cost_line, fmt_score, render_html, render_markdown
+
+SNS_SUBJECT_LIMIT = 100
+MAX_PROBLEMS_IN_MESSAGE = 10
+_MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
+
+
+def _read_json(s3: Any, bucket: str, key: str) -> Any | None:
+    """A JSON artefact of the run, or None when it does not exist or is not JSON (the report says what is missing)."""
+    try:
+        with service_call(f"reading s3://{bucket}/{key}"):
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        if str(error.response.get("Error", {}).get("Code", "")) in _MISSING:
+            return None
+        raise
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def load_training_metrics(s3: Any, bucket: str, state: RunState) -> TrainingMetrics | None:
+    if state.read_training_metrics is None:
+        return None
+    return parse_training_metrics(_read_json(s3, bucket, state.read_training_metrics.metrics_key))
+
+
+def load_evaluation(s3: Any, bucket: str, state: RunState) -> EvaluationResult | None:
+    if state.evaluate_models is None:
+        return None
+    document = _read_json(s3, bucket, state.evaluate_models.evaluation_key)
+    try:
+        return EvaluationResult.model_validate(document) if document is not None else None
+    except ValidationError:
+        return None  # the summary carried in the state still reaches the report
+
+
+def write_report(state: RunState, *, s3: Any, bucket: str) -> WriteReportOutput:
+    """Build the report and write report.json, report.md and report.html (each object written once, complete)."""
+    report = build_report(
+        state,
+        now=utc_now(),
+        training_metrics=load_training_metrics(s3, bucket, state),
+        evaluation=load_evaluation(s3, bucket, state),
+    )
+    paths = state.run.paths
+    for key, body, content_type in (
+        (paths.report_json, report.model_dump_json(indent=2), "application/json"),
+        (paths.report_md, render_markdown(report), "text/markdown; charset=utf-8"),
+        (paths.report_html, render_html(report), "text/html; charset=utf-8"),
+    ):
+        with service_call(f"writing s3://{bucket}/{key}"):
+            s3.put_object(Bucket=bucket, Key=key, Body=body.encode("utf-8"), ContentType=content_type)
+    return WriteReportOutput(
+        status=report.status,
+        report_key=paths.report_json,
+        markdown_key=paths.report_md,
+        html_key=paths.report_html,
+        summary=report.headline,
+    )
+
+
+def notification_subject(report: Report) -> str:
+    """SNS subjects: at most 100 printable ASCII characters, one line."""
+    prefix = "[EMULATED] " if report.run.emulated else ""
+    text = f"{prefix}Fine-tuning {report.run.run_id} {report.status.value}: {report.headline}"
+    text = re.sub(r"\s+", " ", text)
+    text = "".join(char if 32 <= ord(char) < 127 else "?" for char in text).strip()
+    if len(text) > SNS_SUBJECT_LIMIT:
+        text = text[: SNS_SUBJECT_LIMIT - 3].rstrip() + "..."
+    return text
+
+
+def notification_message(report: Report, *, bucket: str, output: WriteReportOutput | None) -> str:
+    run = report.run
+    lines = [f"Fine-tuning run {run.run_id}: {report.status.value}"]
+    if run.emulated:
+        lines.append("EMULATED: Bedrock was the local emulator; none of these figures come from a real job.")
+    lines += [report.headline, "", f"Dataset: {run.source}", f"Base model: {run.base_model_name} ({run.base_model_id})"]
+
+    if report.status is RunStatus.REJECTED and report.dataset is not None:
+        data = report.dataset
+        lines += ["", f"The dataset has {data.error_count} error(s); nothing was sent to Bedrock. First problems:"]
+        for problem in data.first_errors[:MAX_PROBLEMS_IN_MESSAGE]:
+            where = f"line {problem.line}" if problem.line is not None else "file"
+            lines.append(f"  {where}: [{problem.code}] {problem.message}")
+        lines.append(f"Full list: s3://{bucket}/{data.validation_report_key}")
+    elif report.failure is not None:
+        lines += ["", "What went wrong:"]
+        lines += [f"  {failure.step} ({failure.error}): {failure.message}" for failure in report.failure.failures]
+        lines += ["Clean-up:"] + [f"  {line}" for line in report.failure.cleanup]
+
+    if report.evaluation is not None:
+        evaluation = report.evaluation
+        tuned, base = evaluation.fine_tuned, evaluation.base
+        lines += [
+            "",
+            f"Scores over {tuned.items} test question(s), fine-tuned vs base:",
+            f"  LLM-as-a-judge correctness (1-10, {evaluation.judge_model_id or 'judge disabled'}): "
+            f"{fmt_score(tuned.judge_mean, 1)} vs {fmt_score(base.judge_mean, 1)}",
+            f"  BERTScore F1 ({evaluation.bertscore_model}): {fmt_score(tuned.bertscore_f1)} vs "
+            f"{fmt_score(base.bertscore_f1)}",
+        ]
+    lines += ["", f"Capacity: {cost_line(report.capacity)}"]
+    if output is not None:
+        lines += [
+            "",
+            "Report:",
+            f"  s3://{bucket}/{output.html_key}",
+            f"  s3://{bucket}/{output.markdown_key}",
+            f"  s3://{bucket}/{output.report_key}",
+        ]
+    else:
+        lines += ["", "The report could not be written; see the execution's history for details."]
+    return "\n".join(lines)
+
+
+def notify(state: RunState, *, sns: Any, topic_arn: str, bucket: str) -> NotifyOutput:
+    """Publish the run's outcome. The summary is built from the state alone, so it goes out even if the report
+    could not be written."""
+    if not topic_arn:
+        return NotifyOutput(message_id=None)
+    report = build_report(state, now=utc_now())
+    with service_call(f"publishing to {topic_arn}"):
+        response = sns.publish(
+            TopicArn=topic_arn,
+            Subject=notification_subject(report),
+            Message=notification_message(report, bucket=bucket, output=state.write_report),
+            MessageAttributes={
+                "status": {"DataType": "String", "StringValue": report.status.value},
+                "run_id": {"DataType": "String", "StringValue": report.run.run_id},
+            },
+        )
+    return NotifyOutput(message_id=response.get("MessageId"))

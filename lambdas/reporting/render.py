@@ -1,0 +1,407 @@
+"""report.md and a self-contained report.html (inline CSS, inline SVG), both rendered from ``Report`` alone.
+
+Every piece of text that comes from a user, a dataset or a model is escaped: answers can hold anything.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+
+from lambdas.contracts import RunStatus, ScoreSummary
+from lambdas.evaluation.results import ScoredAnswer
+from lambdas.reporting.model import CapacitySection, EvaluationSection, Report
+from lambdas.reporting.svg import loss_curve_svg
+
+EMULATED_NOTICE = (
+    "EMULATED: Bedrock was the local emulator. Every figure below (losses, answers, scores, cost) comes from the "
+    "emulator, not from a real customization job."
+)
+_MD_CELL_LIMIT = 300
+
+
+# ----------------------------------------------------------------------------------------------- shared wording
+
+
+def fmt_score(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
+
+
+def cost_line(capacity: CapacitySection | None) -> str:
+    if capacity is None:
+        return "No inference capacity was bought: no throughput cost."
+    kind = capacity.kind.value if capacity.kind else "capacity"
+    lifetime = fmt_duration(capacity.lifetime_seconds)
+    if capacity.deleted is None:
+        state = "deletion not recorded"
+    elif capacity.already_gone:
+        state = "already gone when deleted"
+    elif capacity.deleted:
+        state = "deleted"
+    else:
+        state = "NOT DELETED"
+    cost = (
+        f"estimated cost ${capacity.estimated_cost_usd:,.2f}"
+        if capacity.estimated_cost_usd is not None
+        else "cost not estimated (no price configured, or billed per token)"
+    )
+    return f"{kind} {capacity.arn or ''}: lived {lifetime}, {state}; {cost}."
+
+
+def _summary_cells(summary: ScoreSummary) -> list[str]:
+    return [
+        fmt_score(summary.judge_mean, 1),
+        f"{fmt_score(summary.bertscore_precision)} / {fmt_score(summary.bertscore_recall)} / "
+        f"{fmt_score(summary.bertscore_f1)}",
+        f"{summary.scored_items} of {summary.items}",
+    ]
+
+
+def _judge_cell(answer: ScoredAnswer) -> str:
+    if answer.judge is None:
+        return "-"
+    return str(answer.judge.score) if answer.judge.score is not None else "unscored"
+
+
+def _f1_cell(answer: ScoredAnswer) -> str:
+    return fmt_score(answer.bertscore.f1) if answer.bertscore else "-"
+
+
+def _answer_text(answer: ScoredAnswer) -> str:
+    if answer.answer is not None:
+        return answer.answer
+    return f"(no answer: {answer.error or 'unknown'})"
+
+
+# ------------------------------------------------------------------------------------------------------ Markdown
+
+
+def _md(text: str, limit: int | None = _MD_CELL_LIMIT) -> str:
+    """Text safe for one Markdown table cell: no newlines or pipes, HTML disarmed, long text shortened."""
+    flat = " ".join(text.split())
+    if limit is not None and len(flat) > limit:
+        flat = flat[: limit - 1] + "…"
+    return html.escape(flat, quote=False).replace("|", "\\|")
+
+
+def _md_table(header: list[str], rows: Iterable[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines.extend("| " + " | ".join(row) + " |" for row in rows)
+    return lines
+
+
+def render_markdown(report: Report) -> str:
+    run = report.run
+    out: list[str] = [f"# Fine-tuning run {_md(run.run_id)}: {report.status.value}", ""]
+    if run.emulated:
+        out += [f"> **{EMULATED_NOTICE}**", ""]
+    out += [f"**{_md(report.headline, None)}**", ""]
+    out += _md_table(
+        ["", ""],
+        [
+            ["Source", f"`{_md(run.source)}`"],
+            ["Base model", f"{_md(run.base_model_name)} (`{_md(run.base_model_id)}`)"],
+            ["Serving", run.serving.value],
+            ["Received", run.received_at.isoformat()],
+            ["Report generated", report.generated_at.isoformat()],
+        ],
+    )
+    out.append("")
+
+    if report.failure is not None:
+        out += ["## What went wrong", ""]
+        out += [f"- **{_md(f.step)}** ({_md(f.error)}): {_md(f.message, None)}" for f in report.failure.failures]
+        out += ["", "### Clean-up", ""] + [f"- {_md(line, None)}" for line in report.failure.cleanup] + [""]
+
+    if report.dataset is not None:
+        data = report.dataset
+        out += ["## Dataset", ""]
+        out += _md_table(
+            ["records", "errors", "warnings", "train", "validation", "test", "est. training tokens"],
+            [
+                [
+                    str(data.records),
+                    str(data.error_count),
+                    str(data.warning_count),
+                    str(data.train_records),
+                    str(data.validation_records),
+                    str(data.test_records),
+                    str(data.estimated_training_tokens or "n/a"),
+                ]
+            ],
+        )
+        if data.first_errors:
+            out += ["", "First problems:", ""]
+            out += [
+                f"- line {p.line if p.line is not None else '-'}: `{_md(p.code)}` {_md(p.message, None)}"
+                for p in data.first_errors
+            ]
+        out += ["", f"Full validation report: `{_md(data.validation_report_key)}`", ""]
+
+    if report.job is not None:
+        job = report.job
+        out += ["## Customization job", ""]
+        rows = [
+            ["Name", f"`{_md(job.name)}`"],
+            ["ARN", f"`{_md(job.arn)}`"],
+            ["Status", _md(job.status or "unknown")],
+            ["Custom model", f"`{_md(job.custom_model_arn or job.custom_model_name)}`"],
+        ]
+        if job.failure_message:
+            rows.append(["Failure", _md(job.failure_message, None)])
+        out += [*_md_table(["", ""], rows), ""]
+    if report.hyperparameters:
+        out += ["### Hyperparameters", ""]
+        out += _md_table(["name", "value"], [[_md(k), _md(v)] for k, v in sorted(report.hyperparameters.items())])
+        out.append("")
+
+    if not report.loss.empty:
+        label = " (EMULATED)" if run.emulated else ""
+        out += [f"## Loss per epoch{label}", "", "Mean of each epoch's step losses (plotted in report.html).", ""]
+        validation = {e.epoch: e.mean_loss for e in report.loss.validation_epoch_means}
+        training = {e.epoch: e.mean_loss for e in report.loss.training_epoch_means}
+        epochs = sorted(set(training) | set(validation))
+        out += _md_table(
+            ["epoch", "training loss", "validation loss"],
+            [[str(e), fmt_score(training.get(e), 4), fmt_score(validation.get(e), 4)] for e in epochs],
+        )
+        out.append("")
+
+    if report.evaluation is not None:
+        out += _md_evaluation(report.evaluation, emulated=run.emulated)
+
+    out += ["## Inference capacity and cost", "", _md(cost_line(report.capacity), None), ""]
+    return "\n".join(out)
+
+
+def _md_evaluation(evaluation: EvaluationSection, *, emulated: bool) -> list[str]:
+    label = " (EMULATED)" if emulated else ""
+    judge = evaluation.judge_model_id or "disabled"
+    out = [
+        f"## Evaluation: base vs fine-tuned{label}",
+        "",
+        f"BERTScore model: `{_md(evaluation.bertscore_model)}`"
+        + (f" ({evaluation.bertscore_num_layers} layers)" if evaluation.bertscore_num_layers else "")
+        + f". Judge: `{_md(judge)}` (correctness 1-10 against the reference answer).",
+        "",
+    ]
+    out += _md_table(
+        ["model", "LLM-as-a-judge correctness (1-10)", "BERTScore P / R / F1", "scored"],
+        [
+            ["fine-tuned", *_summary_cells(evaluation.fine_tuned)],
+            ["base", *_summary_cells(evaluation.base)],
+        ],
+    )
+    if evaluation.items:
+        out += ["", "### Per question", ""]
+        out += _md_table(
+            ["#", "question", "reference", "base answer", "fine-tuned answer", "judge base / ft", "F1 base / ft"],
+            [
+                [
+                    str(item.index + 1),
+                    _md(item.question),
+                    _md(item.reference),
+                    _md(_answer_text(item.base)),
+                    _md(_answer_text(item.fine_tuned)),
+                    f"{_judge_cell(item.base)} / {_judge_cell(item.fine_tuned)}",
+                    f"{_f1_cell(item.base)} / {_f1_cell(item.fine_tuned)}",
+                ]
+                for item in evaluation.items
+            ],
+        )
+    out.append("")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------- HTML
+
+_CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;color:#111827;background:#f9fafb}
+main{max-width:1100px;margin:0 auto;padding:24px}
+h1{font-size:1.6rem;margin:0 0 8px} h2{margin-top:32px;border-bottom:1px solid #e5e7eb;padding-bottom:4px}
+.status{display:inline-block;padding:2px 10px;border-radius:999px;font-weight:700;color:#fff}
+.SUCCEEDED{background:#15803d}.FAILED{background:#b91c1c}.REJECTED{background:#a16207}
+.emulated{background:#fef3c7;border:2px solid #b45309;color:#78350f;padding:12px 16px;font-weight:700;margin:12px 0}
+.label-emulated{color:#b45309;font-weight:700}
+.headline{font-size:1.1rem;margin:12px 0}
+table{border-collapse:collapse;margin:8px 0;background:#fff;width:100%}
+th,td{border:1px solid #e5e7eb;padding:6px 8px;text-align:left;vertical-align:top}
+th{background:#f3f4f6} td.num{text-align:right;white-space:nowrap}
+.answer{white-space:pre-wrap;max-height:16em;overflow:auto;font-size:.9rem}
+details{font-size:.85rem;color:#374151} code{font-size:.85rem;word-break:break-all}
+.failure{background:#fef2f2;border-left:4px solid #b91c1c;padding:8px 16px}
+.notdeleted{color:#b91c1c;font-weight:700}
+figure{margin:8px 0;background:#fff;border:1px solid #e5e7eb;display:inline-block}
+figcaption{font-size:.85rem;color:#4b5563;padding:4px 8px}
+"""
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _kv_table(rows: list[tuple[str, str]]) -> str:
+    body = "".join(f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in rows)
+    return f"<table>{body}</table>"
+
+
+def render_html(report: Report) -> str:
+    run = report.run
+    emulated_label = ' <span class="label-emulated">(EMULATED)</span>' if run.emulated else ""
+    parts: list[str] = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>Run {_e(run.run_id)}: {_e(report.status.value)}{' (EMULATED)' if run.emulated else ''}</title>",
+        f"<style>{_CSS}</style></head><body><main>",
+        f'<h1>Fine-tuning run <code>{_e(run.run_id)}</code> <span class="status {report.status.value}">'
+        f"{_e(report.status.value)}</span></h1>",
+    ]
+    if run.emulated:
+        parts.append(f'<div class="emulated" role="alert">{_e(EMULATED_NOTICE)}</div>')
+    parts.append(f'<p class="headline">{_e(report.headline)}</p>')
+    parts.append(
+        _kv_table(
+            [
+                ("Source", f"<code>{_e(run.source)}</code>"),
+                ("Base model", f"{_e(run.base_model_name)} (<code>{_e(run.base_model_id)}</code>)"),
+                ("Serving", _e(run.serving.value)),
+                ("Received", _e(run.received_at.isoformat())),
+                ("Report generated", _e(report.generated_at.isoformat())),
+            ]
+        )
+    )
+
+    if report.failure is not None:
+        items = "".join(
+            f"<li><strong>{_e(f.step)}</strong> ({_e(f.error)}): {_e(f.message)}</li>" for f in report.failure.failures
+        )
+        cleanup = "".join(
+            f'<li class="{"notdeleted" if line.startswith("NOT DELETED") else ""}">{_e(line)}</li>'
+            for line in report.failure.cleanup
+        )
+        parts.append(
+            f'<h2>What went wrong</h2><div class="failure"><ul>{items}</ul><h3>Clean-up</h3><ul>{cleanup}</ul></div>'
+        )
+
+    if report.dataset is not None:
+        data = report.dataset
+        parts.append("<h2>Dataset</h2>")
+        parts.append(
+            "<table><tr><th>records</th><th>errors</th><th>warnings</th><th>train</th><th>validation</th>"
+            "<th>test</th><th>est. training tokens</th></tr><tr>"
+            + "".join(
+                f'<td class="num">{_e(v)}</td>'
+                for v in (
+                    data.records,
+                    data.error_count,
+                    data.warning_count,
+                    data.train_records,
+                    data.validation_records,
+                    data.test_records,
+                    data.estimated_training_tokens if data.estimated_training_tokens is not None else "n/a",
+                )
+            )
+            + "</tr></table>"
+        )
+        if data.first_errors:
+            rows = "".join(
+                f"<tr><td class='num'>{_e(p.line if p.line is not None else '-')}</td><td><code>{_e(p.code)}</code>"
+                f"</td><td>{_e(p.message)}</td></tr>"
+                for p in data.first_errors
+            )
+            parts.append(
+                f"<h3>First problems</h3><table><tr><th>line</th><th>code</th><th>problem</th></tr>{rows}</table>"
+            )
+        parts.append(f"<p>Full validation report: <code>{_e(data.validation_report_key)}</code></p>")
+
+    if report.job is not None:
+        job = report.job
+        rows_kv = [
+            ("Name", f"<code>{_e(job.name)}</code>"),
+            ("ARN", f"<code>{_e(job.arn)}</code>"),
+            ("Status", _e(job.status or "unknown")),
+            ("Custom model", f"<code>{_e(job.custom_model_arn or job.custom_model_name)}</code>"),
+            ("Started", _e(job.started_at.isoformat())),
+        ]
+        if job.failure_message:
+            rows_kv.append(("Failure", _e(job.failure_message)))
+        parts.append("<h2>Customization job</h2>" + _kv_table(rows_kv))
+    if report.hyperparameters:
+        parts.append(
+            "<h3>Hyperparameters</h3>"
+            + _kv_table([(k, f"<code>{_e(v)}</code>") for k, v in sorted(report.hyperparameters.items())])
+        )
+
+    if not report.loss.empty:
+        svg = loss_curve_svg(
+            report.loss.training_epoch_means, report.loss.validation_epoch_means, emulated=run.emulated
+        )
+        parts.append(
+            f"<h2>Loss per epoch{emulated_label}</h2><figure>{svg}<figcaption>Mean training loss and validation "
+            f"loss of each epoch{' (EMULATED)' if run.emulated else ''}.</figcaption></figure>"
+        )
+
+    if report.evaluation is not None:
+        parts.append(_html_evaluation(report.evaluation, emulated_label))
+
+    capacity = report.capacity
+    line_class = "notdeleted" if capacity is not None and capacity.deleted is False else ""
+    parts.append(f"<h2>Inference capacity and cost{emulated_label}</h2>")
+    parts.append(f'<p class="{line_class}">{_e(cost_line(capacity))}</p>')
+    parts.append("</main></body></html>")
+    return "\n".join(parts)
+
+
+def _html_evaluation(evaluation: EvaluationSection, emulated_label: str) -> str:
+    layers = f" ({evaluation.bertscore_num_layers} layers)" if evaluation.bertscore_num_layers else ""
+    judge = evaluation.judge_model_id or "disabled"
+    out = [
+        f"<h2>Evaluation: base vs fine-tuned{emulated_label}</h2>",
+        f"<p>BERTScore model: <code>{_e(evaluation.bertscore_model)}</code>{_e(layers)}. "
+        f"Judge: <code>{_e(judge)}</code> (correctness 1-10 against the reference answer).</p>",
+        "<table><tr><th>model</th><th>LLM-as-a-judge correctness (1-10)</th><th>BERTScore P / R / F1</th>"
+        "<th>scored</th></tr>",
+    ]
+    for name, summary in (("fine-tuned", evaluation.fine_tuned), ("base", evaluation.base)):
+        cells = "".join(f'<td class="num">{_e(cell)}</td>' for cell in _summary_cells(summary))
+        out.append(f"<tr><th>{name}</th>{cells}</tr>")
+    out.append("</table>")
+    if evaluation.items:
+        out.append(
+            f"<h3>Per question{emulated_label}</h3><table><tr><th>#</th><th>question and reference</th>"
+            "<th>base answer</th><th>fine-tuned answer</th></tr>"
+        )
+        for item in evaluation.items:
+            out.append(
+                f'<tr><td class="num">{item.index + 1}</td>'
+                f'<td><div class="answer"><strong>{_e(item.question)}</strong></div>'
+                f'<details><summary>reference</summary><div class="answer">{_e(item.reference)}</div></details></td>'
+                f"<td>{_html_answer(item.base)}</td><td>{_html_answer(item.fine_tuned)}</td></tr>"
+            )
+        out.append("</table>")
+    return "".join(out)
+
+
+def _html_answer(answer: ScoredAnswer) -> str:
+    scores = f"judge {_e(_judge_cell(answer))} · BERTScore F1 {_e(_f1_cell(answer))}"
+    reasoning = ""
+    if answer.judge is not None:
+        note = f" ({answer.judge.error})" if answer.judge.error else ""
+        reasoning = (
+            f"<details><summary>judge reasoning{_e(note)}</summary>"
+            f'<div class="answer">{_e(answer.judge.reasoning)}</div></details>'
+        )
+    return f'<div class="answer">{_e(_answer_text(answer))}</div><p><strong>{scores}</strong></p>{reasoning}'
+
+
+def status_word(status: RunStatus) -> str:
+    return {RunStatus.SUCCEEDED: "succeeded", RunStatus.FAILED: "failed", RunStatus.REJECTED: "rejected"}[status]
