@@ -8,6 +8,7 @@ duplicate detection. Every per-family rule comes from the model registry.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from array import array
@@ -31,9 +32,9 @@ from lambdas.settings import PipelineSettings
 CHUNK_BYTES = 1024 * 1024
 # A 32,000-token record is ~96,000 characters; even as \\uXXXX escapes it stays well under this.
 DEFAULT_MAX_LINE_BYTES = 4 * 1024 * 1024
-# How many records duplicate detection remembers (two ints each); beyond it duplicates go unnoticed. The largest
-# record limit in the registry is 20,000, so a file this long is rejected for its count anyway.
-DUPLICATE_TRACKING_LIMIT = 250_000
+# How many records duplicate detection remembers (two hashes each, a few MB); beyond it duplicates go unnoticed.
+# The largest record limit in the registry is 20,000, so a file this long is rejected for its count anyway.
+DUPLICATE_TRACKING_LIMIT = 50_000
 # Converse-format media limits (Amazon Nova): up to 10 images or 1 video per message.
 MAX_IMAGES_PER_MESSAGE = 10
 MAX_VIDEOS_PER_MESSAGE = 1
@@ -43,6 +44,8 @@ UNBALANCED_MIN_TOKENS = 200
 UNBALANCED_MIN_RECORDS = 10
 
 UTF8_BOM = b"\xef\xbb\xbf"
+_NEWLINE = ord("\n")
+_decode_json = json.JSONDecoder().decode  # json.loads without its per-call argument handling
 
 NOT_A_RECORD: Any = object()  # parse_line's answer for a line that could not be read as JSON
 
@@ -66,50 +69,52 @@ def epochs_for(settings: PipelineSettings) -> int:
     return int(float(settings.resolved_hyperparameters().get("epochCount", "1")))
 
 
+class _ChunkStream(io.RawIOBase):
+    """A raw stream over an iterator of byte chunks, so that ``BufferedReader.readline`` (C) finds the lines."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        super().__init__()
+        self._chunks = iter(chunks)
+        self._current = b""
+        self._offset = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while self._offset >= len(self._current):
+            next_chunk = next(self._chunks, None)
+            if next_chunk is None:
+                return 0
+            self._current, self._offset = next_chunk, 0
+        view = memoryview(buffer).cast("B")
+        size = min(len(view), len(self._current) - self._offset)
+        view[:size] = self._current[self._offset : self._offset + size]
+        self._offset += size
+        return size
+
+
 def iter_lines(
     chunks: Iterable[bytes], max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
 ) -> Iterator[tuple[int, bytes | None]]:
     """Yield ``(line_number, line)`` for each line (without its ``\\n``); ``line`` is None when it was too long.
 
-    A too-long line is never held in memory: once its buffered part passes ``max_line_bytes`` the rest is skipped.
+    A too-long line is never held in memory: it is read and dropped in pieces of at most ``max_line_bytes``.
     A final line without a newline counts; a file ending in a newline has no extra empty line.
     """
-    pending: list[bytes] = []
-    pending_size = 0
-    skipping = False
-    line_number = 0
-    for chunk in chunks:
-        if not chunk:
-            continue
-        pieces = chunk.split(b"\n")
-        last = pieces.pop()
-        for piece in pieces:
-            line_number += 1
-            if skipping:
-                skipping = False
-                yield line_number, None
-            elif pending:
-                pending.append(piece)
-                size = pending_size + len(piece)
-                line = b"".join(pending) if size <= max_line_bytes else None
-                pending.clear()
-                pending_size = 0
-                yield line_number, line
-            else:
-                yield line_number, piece if len(piece) <= max_line_bytes else None
-        if skipping or not last:
-            continue
-        if pending_size + len(last) > max_line_bytes:
-            skipping = True
-            pending.clear()
-            pending_size = 0
+    readline = io.BufferedReader(_ChunkStream(chunks), buffer_size=CHUNK_BYTES).readline
+    limit = max_line_bytes + 1  # the line and its newline
+    number = 0
+    while line := readline(limit):
+        number += 1
+        if line[-1] == _NEWLINE:
+            yield number, line[:-1]
+        elif len(line) < limit:
+            yield number, line  # the last line, without a newline
         else:
-            pending.append(last)
-            pending_size += len(last)
-    if skipping:
-        yield line_number + 1, None
-    elif pending:
-        yield line_number + 1, b"".join(pending)
+            while (rest := readline(limit)) and rest[-1] != _NEWLINE:
+                pass
+            yield number, None
 
 
 def file_chunks(path: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
@@ -158,17 +163,20 @@ class DatasetValidator:
         self.bytes = 0
         self.stopped = False  # set when reading on is pointless (the file is a JSON array)
         self._format = spec.data_format
+        self._converse = spec.data_format is DataFormat.BEDROCK_CONVERSATION
+        self._prompt_completion = spec.data_format is DataFormat.PROMPT_COMPLETION
         self._allowed_keys = _TOP_LEVEL_KEYS[spec.data_format]
         self._reserved = spec.reserved_strings
         self._max_tokens = spec.limits.max_tokens_per_record
         self._histogram = array("I", bytes(4 * (max_line_bytes // 3 + 2)))
         self._measured = 0
         self._total_tokens = 0
-        self._min_tokens: int | None = None
         self._max_tokens_seen = 0
         self._max_tokens_line: int | None = None
         self._seen_records: dict[int, int] = {}
         self._seen_prompts: dict[int, int] = {}
+        self._line_key: int | None = None  # hash of the line just parsed (set by parse_line)
+        self._record_key: int | None = None  # the same, taken over by check_record for the record it checks
         self._without_system = 0
         self._first_without_system: int | None = None
         self._finished = False
@@ -210,18 +218,20 @@ class DatasetValidator:
                 "save the file as UTF-8",
             )
             return NOT_A_RECORD
-        if not text.strip():
+        if not text or text.isspace():
             self.errors.add(line_number, ErrorCode.BLANK_LINE, "blank line; JSONL needs one JSON object on every line")
             return NOT_A_RECORD
         self.records += 1
         if self.records == 1 and text.lstrip().startswith("[") and self._is_json_array(text):
             return NOT_A_RECORD
         try:
-            return json.loads(text)
+            value = _decode_json(text)
         except ValueError as error:
             detail = f"{error.msg} at column {error.colno}" if isinstance(error, json.JSONDecodeError) else str(error)
             self.errors.add(line_number, ErrorCode.INVALID_JSON, f"not valid JSON: {detail}")
             return NOT_A_RECORD
+        self._line_key = hash(raw)  # identifies the record for duplicate detection (see _check_duplicates)
+        return value
 
     def line_too_long(self, line_number: int) -> None:
         self.records += 1
@@ -255,6 +265,9 @@ class DatasetValidator:
 
     def check_record(self, line: int, record: Any) -> None:
         """Check one parsed record; every problem found is logged against ``line``."""
+        self._record_key, self._line_key = self._line_key, None
+        if type(record) is dict and self._well_formed_conversation(line, record):
+            return
         if not isinstance(record, dict):
             self.errors.add(line, ErrorCode.NOT_AN_OBJECT, f"each line must be a JSON object, not {json_type(record)}")
             return
@@ -265,6 +278,76 @@ class DatasetValidator:
             self._check_prompt_completion(line, record)
         else:
             self._check_conversation(line, record)
+
+    def _well_formed_conversation(self, line: int, record: dict[str, Any]) -> bool:
+        """The common case in few operations: True when the record is a flawless conversation (and is measured).
+
+        Anything unusual returns False before anything is logged, and the detailed checks below then find and word
+        every problem. Keeping this path short is what makes a 10 GB file affordable.
+        """
+        if self._prompt_completion:
+            return False
+        allowed = self._allowed_keys
+        for key in record:
+            if key not in allowed:
+                return False
+        messages = record.get("messages")
+        if type(messages) is not list or len(messages) < 2:
+            return False
+        converse = self._converse
+        system = record.get("system")
+        if converse:
+            if "schemaVersion" in record and record["schemaVersion"] != BEDROCK_CONVERSATION_SCHEMA:
+                return False
+            if system is not None:
+                if type(system) is not list:
+                    return False
+                blocks: list[str] = []
+                for block in system:
+                    if type(block) is not dict or len(block) != 1 or type(block.get("text")) is not str:
+                        return False
+                    blocks.append(block["text"])
+                system = "\n".join(blocks)
+        elif system is not None and type(system) is not str:
+            return False
+        texts: list[str] = []
+        characters = len(system) if system else 0
+        expected = "user"
+        for message in messages:
+            if type(message) is not dict or len(message) != 2 or message.get("role") != expected:
+                return False
+            content = message.get("content")
+            if converse:  # one text block per message; media or several blocks take the detailed path
+                if type(content) is not list or len(content) != 1:
+                    return False
+                block = content[0]
+                if type(block) is not dict or len(block) != 1:
+                    return False
+                content = block.get("text")
+            if type(content) is not str or not content or content.isspace():
+                return False
+            texts.append(content)
+            characters += len(content)
+            expected = "assistant" if expected == "user" else "user"
+        if expected != "user":  # the last message was not the assistant's
+            return False
+        if self._reserved:
+            joined = "\x00".join(texts) if system is None else system + "\x00" + "\x00".join(texts)
+            for reserved in self._reserved:
+                if reserved in joined:
+                    return False
+        if estimate_tokens(characters) > self._max_tokens:
+            return False
+        self._measure(line, characters, (system, tuple(texts[:-1]), (texts[-1],)))
+        if system is None:
+            self._note_system_prompt(line, system)
+        return True
+
+    def _note_system_prompt(self, line: int, system: str | None) -> None:
+        if system is None and self.spec.system_prompt_recommended:
+            self._without_system += 1
+            if self._first_without_system is None:
+                self._first_without_system = line
 
     def _check_prompt_completion(self, line: int, record: dict[str, Any]) -> None:
         texts: list[str] = []
@@ -329,10 +412,7 @@ class DatasetValidator:
         if texts:  # something to measure; duplicates only when every message could be read
             whole = len(texts) == len(messages)
             self._measure(line, characters, (system_text, tuple(texts[:-1]), tuple(texts[-1:])) if whole else None)
-        if system_text is None and self.spec.system_prompt_recommended:
-            self._without_system += 1
-            if self._first_without_system is None:
-                self._first_without_system = line
+        self._note_system_prompt(line, None if "system" not in record else (system_text or ""))
 
     def _system_text(self, line: int, value: Any, converse: bool) -> str | None:
         if not converse:
@@ -486,9 +566,8 @@ class DatasetValidator:
             )
         self._measured += 1
         self._total_tokens += tokens
-        self._histogram[min(tokens, len(self._histogram) - 1)] += 1
-        if self._min_tokens is None or tokens < self._min_tokens:
-            self._min_tokens = tokens
+        histogram = self._histogram
+        histogram[tokens if tokens < len(histogram) else -1] += 1  # minimum and median are read from it at the end
         if tokens > self._max_tokens_seen or self._max_tokens_line is None:
             self._max_tokens_seen = tokens
             self._max_tokens_line = line
@@ -496,12 +575,18 @@ class DatasetValidator:
             self._check_duplicates(line, parts)
 
     def _check_duplicates(self, line: int, parts: _Parts) -> None:
+        """Warn about a repeated record (an identical line) or a repeated prompt, in bounded memory.
+
+        Python's 64-bit hashes stand in for the texts: stable within the process, and a collision among the
+        ``DUPLICATE_TRACKING_LIMIT`` records tracked is negligible. Hashing the raw line (when there is one) is
+        cheaper than hashing the parsed answer, which matters at 10 GB.
+        """
+        line_key = self._record_key
         if len(self._seen_records) >= DUPLICATE_TRACKING_LIMIT:
             return
         system, prompt, answer = parts
-        # Python's string hash: 64 bits, stable within the process; a collision among 250,000 records is negligible.
         prompt_key = hash((system, prompt))
-        record_key = hash((prompt_key, answer))
+        record_key = hash((prompt_key, answer)) if line_key is None else line_key
         first = self._seen_records.setdefault(record_key, line)
         if first != line:
             self.warnings.add(line, WarningCode.DUPLICATE_RECORD, f"the same record as line {first}")
@@ -509,7 +594,9 @@ class DatasetValidator:
         first = self._seen_prompts.setdefault(prompt_key, line)
         if first != line:
             self.warnings.add(
-                line, WarningCode.DUPLICATE_PROMPT, f"the same prompt as line {first} with a different answer"
+                line,
+                WarningCode.DUPLICATE_PROMPT,
+                f"the same prompt as line {first} (system prompt and question); teach one answer per prompt",
             )
 
     # -- report --------------------------------------------------------------------------------------------------
@@ -619,17 +706,22 @@ class DatasetValidator:
             )
 
     def _token_stats(self) -> TokenStats | None:
-        if not self._measured or self._min_tokens is None:
+        if not self._measured:
             return None
         middle = (self._measured + 1) // 2  # the lower median: a value some record really has
         seen = 0
-        median = 0
+        minimum = median = None
         for tokens, count in enumerate(self._histogram):
+            if not count:
+                continue
+            if minimum is None:
+                minimum = tokens
             seen += count
             if seen >= middle:
                 median = tokens
                 break
-        return TokenStats(min=self._min_tokens, median=median, max=self._max_tokens_seen)
+        top = self._max_tokens_seen  # the last bucket also holds anything longer: clamp to the true maximum
+        return TokenStats(min=min(minimum or 0, top), median=min(median or 0, top), max=top)
 
 
 def validate_stream(
@@ -653,9 +745,12 @@ def validate_stream(
         max_line_bytes=max_line_bytes,
         check_counts=check_counts,
     )
+    parse, check = validator.parse_line, validator.check_record
     for line_number, raw in iter_lines(chunks, max_line_bytes):
-        validator.feed_line(line_number, raw)
-        if validator.stopped:
+        value = parse(line_number, raw)
+        if value is not NOT_A_RECORD:
+            check(line_number, value)
+        elif validator.stopped:
             break
     return validator.finish(size_bytes=size_bytes)
 

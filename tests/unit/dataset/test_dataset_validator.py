@@ -408,3 +408,30 @@ def test_s3_object_version_is_honoured():
     s3.put_object(Bucket="data", Key="k.jsonl", Body=b"not json\n")
     assert validate_s3_object(s3, "data", "k.jsonl", CLAUDE, version_id=first).valid
     assert not validate_s3_object(s3, "data", "k.jsonl", CLAUDE).valid
+
+
+@pytest.mark.parametrize("spec", [CLAUDE, NOVA_LITE], ids=["anthropic", "converse"])
+def test_fast_path_and_detailed_checks_agree_on_clean_data(spec, monkeypatch):
+    # Given a clean file (with a duplicate, a record without system prompt and one long record)
+    if spec is CLAUDE:
+        records = distinct_claude(40)
+        records[5] = claude("Question 1?", "Answer 1.")
+        records[7] = claude("No system?", system=None)
+    else:
+        records = [nova({"text": f"Q{i}?"}) for i in range(40)]
+        records[5] = nova({"text": "Q1?"})
+        records[7] = {key: value for key, value in nova({"text": "No system?"}).items() if key != "system"}
+    records[9]["messages"][1] = (
+        {"role": "assistant", "content": "word " * 2_000}
+        if spec is CLAUDE
+        else {"role": "assistant", "content": [{"text": "word " * 2_000}]}
+    )
+    data = lines_of(records)
+    fast = check(data, spec=spec, epochs=2)
+    # When the fast path is switched off, every record goes through the detailed checks
+    monkeypatch.setattr("lambdas.dataset.validator.DatasetValidator._well_formed_conversation", lambda *_: False)
+    detailed = check(data, spec=spec, epochs=2)
+    # Then both produce the same report
+    assert fast.model_dump() == detailed.model_dump()
+    assert fast.valid
+    assert {problem.code for problem in fast.warnings} >= {"duplicate_record", "unbalanced_lengths"}

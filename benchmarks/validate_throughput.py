@@ -1,0 +1,222 @@
+"""Validator throughput and peak memory, each run in a fresh process.
+
+Generates (in a temporary directory) a 10,000-record Claude 3 Haiku file and a ~250 MB file, then validates each
+with this project's streaming validator and two baselines written here for comparison (neither is AWS's code):
+
+- AWS-style baseline: what AWS's sample Claude 3 Haiku ``data_validation.py`` does per line, rewritten: text-mode
+  line iteration, ``json.loads``, one pydantic model per record (roles, at least 2 messages, order), characters // 3
+  tokens, record count. (Like the original it raises on a line without "messages".)
+- naive baseline: the same checks in plain Python with no pydantic (plus reserved strings): a lower bound for any
+  validator that parses every line with ``json.loads``.
+
+Peak memory is the child process's ``ru_maxrss`` (from ``os.wait4``, so each figure is that child's alone).
+Run: ``.venv/bin/python benchmarks/validate_throughput.py [--big-mb 250]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0:200k"
+
+OURS = """
+import sys, time
+from pathlib import Path
+from lambdas.dataset.validator import validate_file
+from lambdas.registry import get_model
+start = time.perf_counter()
+report = validate_file(Path(sys.argv[1]), get_model(sys.argv[2]), epochs=2)
+elapsed = time.perf_counter() - start
+codes = sorted(report.stats.error_counts)
+print(f"{report.records} {elapsed:.3f} {'valid' if report.valid else 'invalid:' + ','.join(codes)}")
+"""
+
+NAIVE_BASELINE = """
+import json, sys, time
+RESERVED = ("\\nHuman:", "\\nAssistant:")
+start = time.perf_counter()
+errors = []
+records = 0
+with open(sys.argv[1], encoding="utf-8") as handle:
+    for number, line in enumerate(handle, start=1):
+        records += 1
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as error:
+            errors.append((number, "invalid json"))
+            continue
+        if set(data) - {"system", "messages"}:
+            errors.append((number, "extra keys"))
+        messages = data.get("messages", [])
+        text = data.get("system", "")
+        if any(r in text for r in RESERVED):
+            errors.append((number, "reserved"))
+        previous = None
+        for message in messages:
+            if message.get("role") not in ("user", "assistant") or message.get("role") == previous:
+                errors.append((number, "roles"))
+            previous = message.get("role")
+            content = message.get("content", "")
+            if any(r in content for r in RESERVED):
+                errors.append((number, "reserved"))
+            text += content
+        if not messages or messages[0].get("role") != "user" or messages[-1].get("role") != "assistant":
+            errors.append((number, "first/last role"))
+        if len(text) // 3 > 32000:
+            errors.append((number, "too many tokens"))
+if not 32 <= records <= 10000:
+    errors.append((None, "record count"))
+elapsed = time.perf_counter() - start
+print(f"{records} {elapsed:.3f} {'valid' if not errors else 'invalid:' + str(len(errors))}")
+"""
+
+AWS_STYLE_BASELINE = """
+import json, sys, time
+from typing import Literal
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+class Turn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str
+
+class Entry(BaseModel):
+    system: str | None = None
+    messages: list[Turn] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _order(self):
+        roles = [turn.role for turn in self.messages]
+        if roles[0] != "user" or roles[-1] != "assistant":
+            raise ValueError("must start with user and end with assistant")
+        if any(a == b for a, b in zip(roles, roles[1:])):
+            raise ValueError("roles must alternate")
+        return self
+
+start = time.perf_counter()
+errors = []
+records = 0
+with open(sys.argv[1], encoding="utf-8") as handle:
+    for number, line in enumerate(handle, start=1):
+        records += 1
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError:
+            errors.append(number)
+            continue
+        try:
+            Entry(**data)
+        except ValidationError:
+            errors.append(number)
+        tokens = len(data.get("system", "")) // 3 + sum(len(m["content"]) // 3 for m in data["messages"])
+        if tokens > 32000:
+            errors.append(number)
+if not 32 <= records <= 10000:
+    errors.append(None)
+elapsed = time.perf_counter() - start
+print(f"{records} {elapsed:.3f} {'valid' if not errors else 'invalid:' + str(len(errors))}")
+"""
+
+WORDS = [
+    *[
+        "amazon",
+        "bedrock",
+        "model",
+        "fine",
+        "tuning",
+        "dataset",
+        "record",
+        "answer",
+        "question",
+        "token",
+        "throughput",
+        "provisioned",
+        "custom",
+    ],
+    *[
+        "validation",
+        "training",
+        "epoch",
+        "batch",
+        "learning",
+        "rate",
+        "haiku",
+        "nova",
+        "llama",
+        "titan",
+        "service",
+        "account",
+        "region",
+        "bucket",
+    ],
+]
+
+
+def write_dataset(path: Path, *, records: int | None = None, target_bytes: int | None = None, seed: int = 7) -> int:
+    rng = random.Random(seed)
+    written = 0
+    with path.open("w", encoding="utf-8") as handle:
+        while (records is not None and written < records) or (
+            target_bytes is not None and handle.tell() < target_bytes
+        ):
+            question = " ".join(rng.choices(WORDS, k=rng.randint(8, 40))) + "?"
+            answer = " ".join(rng.choices(WORDS, k=rng.randint(40, 300))) + "."
+            record = {
+                "system": "You are a concise, accurate assistant.",
+                "messages": [{"role": "user", "content": question}, {"role": "assistant", "content": answer}],
+            }
+            handle.write(json.dumps(record) + "\n")
+            written += 1
+    return written
+
+
+def run_child(code: str, path: Path) -> tuple[int, float, str, float]:
+    """Run ``code`` in a fresh interpreter; return records, seconds (as the child measured), verdict, peak MB."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, str(path), MODEL_ID], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"child failed with exit code {process.returncode}")
+    records, seconds, verdict = output.split(maxsplit=2)
+    return int(records), float(seconds), verdict.strip(), usage.ru_maxrss / 1024  # ru_maxrss is KiB on Linux
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--big-mb", type=int, default=250, help="size of the large file in MB (default 250)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        small = Path(scratch) / "haiku_10k.jsonl"
+        big = Path(scratch) / f"haiku_{args.big_mb}mb.jsonl"
+        write_dataset(small, records=10_000)
+        write_dataset(big, target_bytes=args.big_mb * 1_000_000)
+        header = f"{'file':<22}{'MB':>8}{'validator':>26}{'records':>10}{'seconds':>9}{'records/s':>11}{'MB/s':>7}"
+        print(f"{header}{'peak MB':>9}")
+        for path in (small, big):
+            size_mb = path.stat().st_size / 1_000_000
+            validators = (
+                ("ours (streaming)", OURS),
+                ("AWS-style baseline", AWS_STYLE_BASELINE),
+                ("naive baseline", NAIVE_BASELINE),
+            )
+            for label, code in validators:
+                records, seconds, verdict, peak = run_child(code, path)
+                print(
+                    f"{path.name:<22}{size_mb:>8.1f}{label:>26}{records:>10,}{seconds:>9.2f}"
+                    f"{records / seconds:>11,.0f}{size_mb / seconds:>7.1f}{peak:>9.1f}   {verdict}"
+                )
+
+
+if __name__ == "__main__":
+    main()
