@@ -1,0 +1,28 @@
+"""``python -m tuner report RUN_DIR`` re-renders report.html and report.md from report.json."""
+
+from __future__ import annotations
+
+from lambdas.reporting.build import build_report
+from tests.unit.reporting.reporting_states import T0, evaluation_result, succeeded_state
+from tuner.cli import main
+
+
+def test_report_is_rerendered_from_report_json(tmp_path, capsys):
+    report = build_report(succeeded_state(emulated=True), now=T0, evaluation=evaluation_result())
+    (tmp_path / "report.json").write_text(report.model_dump_json())
+    (tmp_path / "report.html").write_text("stale")
+    assert main(["report", str(tmp_path)]) == 0
+    page = (tmp_path / "report.html").read_text()
+    assert page.startswith("<!DOCTYPE html>")
+    assert 'class="emulated"' in page
+    assert (tmp_path / "report.md").read_text().startswith("# Fine-tuning run faq-20260301-0900: SUCCEEDED")
+    assert "SUCCEEDED: fine-tuned: BERTScore F1 0.72" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.json", "report.md"]  # no temp left
+
+
+def test_a_missing_or_foreign_report_json_is_a_usage_error(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    assert "report.json does not exist" in capsys.readouterr().err
+    (tmp_path / "report.json").write_text('{"status": "DONE"}')
+    assert main(["report", str(tmp_path)]) == 2
+    assert "is not a run report: status:" in capsys.readouterr().err
