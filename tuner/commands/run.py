@@ -1,7 +1,71 @@
-"""Placeholder until the owning issue fills it in."""
+"""``python -m tuner run FILE --local``: rehearse a complete run on moto and the local Bedrock emulator.
+
+No AWS account is used and nothing is billed: the synthesized stack runs on moto's Step Functions engine with the
+real handlers, Bedrock is emulated (every figure in the report is labelled EMULATED) and time is simulated.
+Exit status: 0 when the run SUCCEEDED, 1 when it FAILED or was REJECTED (artefacts are still written), 2 on usage
+errors.
+"""
+
+from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from tuner.cli import EXIT_BAD_INPUT, EXIT_OK, UsageError
+
+SCENARIO_NAMES = (
+    "none",
+    "job-failure",
+    "capacity-failure",
+    "eval-failure",
+    "throttling",
+    "stop",
+    "stop-event-lost",
+)
 
 
-def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    subparsers.add_parser("run", help="(not yet implemented)")
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run the whole pipeline locally on an AWS emulator (--local)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("file", type=Path, help="the dataset JSONL to drop into incoming/")
+    parser.add_argument(
+        "--local", action="store_true", help="run on the embedded emulator (required: runs on AWS start from S3)"
+    )
+    parser.add_argument("--model", metavar="MODEL_ID", help="base model id (default: cdk.json's base_model_id)")
+    parser.add_argument(
+        "--simulate",
+        metavar="SCENARIO",
+        default="none",
+        help=f"what goes wrong: {', '.join(SCENARIO_NAMES)} (default: none)",
+    )
+    parser.add_argument("--out", type=Path, metavar="DIR", help="where the artefacts go (default: runs/<run-id>/)")
+    parser.add_argument("--quiet", action="store_true", help="no progress display, only the summary")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.local:
+        raise UsageError("only --local runs are supported here; on AWS, upload the file to the bucket's incoming/")
+    if args.simulate not in SCENARIO_NAMES:
+        raise UsageError(f"unknown scenario {args.simulate!r}; choose one of: {', '.join(SCENARIO_NAMES)}")
+    if not args.file.is_file():
+        raise UsageError(f"{args.file} does not exist or is not a file")
+
+    from tuner.local.harness import LocalRun, LocalRunError, RunRequest
+    from tuner.local.progress import ConsoleObserver, print_summary
+    from tuner.local.scenarios import Scenario
+
+    request = RunRequest(dataset=args.file, model_id=args.model, scenario=Scenario(args.simulate), out_dir=args.out)
+    observer = ConsoleObserver(quiet=args.quiet)
+    try:
+        local_run = LocalRun(request, observer=observer)
+        with observer:
+            result = local_run.run()
+    except LocalRunError as error:
+        raise UsageError(str(error)) from None
+    print_summary(result, observer.console)
+    return EXIT_OK if result.report_status == "SUCCEEDED" else EXIT_BAD_INPUT

@@ -1,0 +1,215 @@
+"""How the emulated models answer. Nothing here is a language model; every reply says it is emulated.
+
+* The fine-tuned model answers with the training answer whose question overlaps the asked question most (tokens),
+  which is what a model that memorised its training split would say.
+* A base model answers generically, politely and without specifics.
+* A judge (any model asked for a ``[[rating]]``) replies in the judge's real format, ``... Rating: [[N]]``, with N
+  from the token overlap between the answer under review and the reference answer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+_TOKEN = re.compile(r"[0-9a-z]+|[^\x00-\x7f]", re.IGNORECASE)
+_STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "this",
+        "to",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "you",
+        "your",
+    ]
+)
+
+_JUDGE_REQUEST = re.compile(r"rating.*\[\[|\[\[.*rating", re.IGNORECASE | re.DOTALL)
+_SECTION_HEADER = re.compile(r"(?<!\[)\[(?P<name>[^\[\]\n]{2,60})\][ \t]*(?:\n|$)")
+
+
+def tokens(text: str) -> list[str]:
+    return [token.lower() for token in _TOKEN.findall(text) if token.lower() not in _STOPWORDS]
+
+
+def overlap_f1(candidate: str, reference: str) -> float:
+    """Token-overlap F1 (bag of words): 1.0 for the same words, 0.0 for nothing in common."""
+    produced, expected = tokens(candidate), tokens(reference)
+    if not produced or not expected:
+        return 0.0
+    remaining = list(expected)
+    common = 0
+    for token in produced:
+        if token in remaining:
+            remaining.remove(token)
+            common += 1
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(produced), common / len(expected)
+    return 2 * precision * recall / (precision + recall)
+
+
+@dataclass(frozen=True)
+class TrainingPair:
+    question: str
+    answer: str
+
+
+def training_pairs(jsonl: str) -> list[TrainingPair]:
+    """Read question/answer pairs from a training JSONL in any supported format (messages or prompt/completion)."""
+    pairs: list[TrainingPair] = []
+    for line in jsonl.splitlines():
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(record, dict):
+            continue
+        if isinstance(record.get("prompt"), str) and isinstance(record.get("completion"), str):
+            pairs.append(TrainingPair(record["prompt"], record["completion"]))
+            continue
+        messages = record.get("messages")
+        if not isinstance(messages, list):
+            continue
+        users = [_text(message) for message in messages if isinstance(message, dict) and message.get("role") == "user"]
+        answers = [
+            _text(message) for message in messages if isinstance(message, dict) and message.get("role") == "assistant"
+        ]
+        if users and answers:
+            pairs.append(TrainingPair(users[-1], answers[-1]))
+    return pairs
+
+
+def _text(message: dict[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(
+            block["text"] for block in content if isinstance(block, dict) and isinstance(block.get("text"), str)
+        )
+    return ""
+
+
+def prompt_text(messages: Iterable[dict[str, Any]]) -> str:
+    """The text of the last user message of a Converse request."""
+    last = ""
+    for message in messages:
+        if message.get("role") == "user":
+            last = _text(message)
+    return last
+
+
+def _stem(token: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(token) > len(suffix) + 3 and token.endswith(suffix):
+            return token[: -len(suffix)]
+    return token
+
+
+def _terms(text: str) -> Counter[str]:
+    return Counter(_stem(token) for token in tokens(text))
+
+
+def fine_tuned_answer(question: str, pairs: list[TrainingPair]) -> str:
+    """The answer of the training pair closest to the question: TF-IDF cosine over each pair's question + answer,
+    which is what a model that memorised its training split (and nothing else) would reach for."""
+    if not pairs:
+        return "I was fine-tuned on no examples, so I cannot answer that."
+    documents = [_terms(f"{pair.question} {pair.question} {pair.answer}") for pair in pairs]
+    frequency: Counter[str] = Counter(term for document in documents for term in document)
+    idf = {term: math.log((1 + len(documents)) / (1 + count)) + 1 for term, count in frequency.items()}
+    query = _terms(question)
+
+    def similarity(document: Counter[str]) -> float:
+        dot = sum(query[term] * document[term] * idf.get(term, 0.0) ** 2 for term in query)
+        norm = math.sqrt(sum((count * idf[term]) ** 2 for term, count in document.items()))
+        return dot / norm if norm else 0.0
+
+    best = max(range(len(pairs)), key=lambda index: similarity(documents[index]))
+    return pairs[best].answer
+
+
+def base_answer(question: str) -> str:
+    subject = " ".join(question.split()[:12]).rstrip("?.!")
+    return (
+        f"Thank you for your question about {subject!r}. In general, the answer depends on your configuration and "
+        "use case. I recommend consulting the official documentation or contacting support for specific details."
+    )
+
+
+def is_judge_prompt(text: str) -> bool:
+    """A judge is asked to put a rating in double square brackets (LangChain's ``[[rating]]`` or ``[[6]]``)."""
+    return bool(_JUDGE_REQUEST.search(text))
+
+
+def prompt_sections(prompt: str) -> dict[str, str]:
+    """``[Header]`` blocks of a judge prompt, by lower-cased header (``[The End of ...]`` closes a block)."""
+    sections: dict[str, str] = {}
+    headers = list(_SECTION_HEADER.finditer(prompt))
+    for index, header in enumerate(headers):
+        end = headers[index + 1].start() if index + 1 < len(headers) else len(prompt)
+        sections[header.group("name").strip().lower()] = prompt[header.end() : end].strip()
+    return sections
+
+
+def _section(sections: dict[str, str], *names: str) -> str | None:
+    """The first section whose header contains a name, trying the names in order of preference."""
+    for name in names:
+        for header, text in sections.items():
+            if name in header:
+                return text
+    return None
+
+
+def judge_reply(prompt: str) -> tuple[str, int]:
+    """The judge's explanation and rating; N = 1 + 9 x token overlap(answer, reference), rounded."""
+    sections = prompt_sections(prompt)
+    answer = _section(sections, "answer to grade", "start of assistant's answer", "assistant's answer") or ""
+    reference = _section(sections, "reference", "ground truth")
+    expected = reference if reference is not None else (_section(sections, "question") or "")
+    # LangChain's own template ends the reference block with "Begin your evaluation ..." instructions.
+    expected = expected.split("\nBegin your evaluation", 1)[0]
+    score = overlap_f1(answer, expected)
+    rating = max(1, min(10, round(1 + 9 * score)))
+    explanation = (
+        f"Emulated judge: the answer shares {score:.0%} of its key terms with the "
+        f"{'reference answer' if reference is not None else 'question'}."
+    )
+    return f"{explanation}\n\nRating: [[{rating}]]", rating

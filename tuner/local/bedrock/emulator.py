@@ -1,0 +1,761 @@
+"""A local Amazon Bedrock for rehearsals: customization jobs, custom models, capacity and Converse, in simulated time.
+
+moto 5.2.5 has customization jobs that never change status and nothing else the pipeline needs, so this emulator
+answers both Bedrock endpoints itself (``server.py`` serves it on loopback). Resources move through their real
+lifecycles as the simulated clock advances; statuses are computed when read:
+
+* customization job: InProgress for ~10 minutes plus a few seconds per training record and epoch (the reference
+  study's 85 records x 10 epochs take about two hours), then Completed with the training-metric CSVs written to the
+  job's output prefix in Bedrock's format, and a custom model; or Failed (``job-failure``); Stopping -> Stopped.
+* provisioned throughput: Creating for 20 minutes, then InService (or Failed); at most 2 no-commitment throughputs.
+* custom model deployment: Creating for 10 minutes, then Active (or Failed).
+
+Every resource created and deleted is written to the ledger with simulated timestamps and who deleted it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import random
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import boto3
+
+from lambdas.registry import MODELS
+from tuner.local.bedrock import answers
+from tuner.local.bedrock.protocol import ServiceError
+from tuner.local.scenarios import BedrockBehaviour
+from tuner.local.simclock import SimulatedClock, iso
+
+ACCOUNT_ID = "123456789012"  # moto's default account
+
+JOB_SETUP = timedelta(minutes=10)
+JOB_SECONDS_PER_RECORD_EPOCH = 8
+JOB_FAILS_AFTER = timedelta(minutes=25)
+JOB_STOPPING = timedelta(minutes=2)
+THROUGHPUT_CREATING = timedelta(minutes=20)
+DEPLOYMENT_CREATING = timedelta(minutes=10)
+CAPACITY_FAILS_AFTER = timedelta(minutes=12)
+NO_COMMITMENT_THROUGHPUT_QUOTA = 2
+DEFAULT_BATCH_SIZE = 8
+
+ResourceType = Literal["customization-job", "custom-model", "provisioned-throughput", "custom-model-deployment"]
+Actor = Literal["state-machine", "sweeper"]
+
+
+@dataclass
+class LedgerEntry:
+    type: ResourceType
+    arn: str
+    created_at: datetime
+    deleted_at: datetime | None = None
+    deleted_by: Actor | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "arn": self.arn,
+            "created_at": iso(self.created_at),
+            "deleted_at": iso(self.deleted_at) if self.deleted_at else None,
+            "deleted_by": self.deleted_by,
+        }
+
+
+@dataclass
+class _Job:
+    arn: str
+    job_id: str
+    name: str
+    custom_model_name: str
+    base_model_id: str
+    role_arn: str
+    client_token: str | None
+    hyperparameters: dict[str, str]
+    training_uri: str
+    validation_uris: list[str]
+    output_uri: str
+    created_at: datetime
+    duration: timedelta
+    training_records: int
+    custom_model_tags: list[dict[str, str]]
+    fails: bool
+    vpc: dict[str, Any] | None = None
+    kms_key: str | None = None
+    stop_requested_at: datetime | None = None
+    finished: bool = False
+    custom_model_arn: str | None = None
+    final_training_loss: float | None = None
+    final_validation_loss: float | None = None
+
+
+@dataclass
+class _CustomModel:
+    arn: str
+    name: str
+    job: _Job
+    created_at: datetime
+
+
+@dataclass
+class _Capacity:
+    kind: ResourceType
+    arn: str
+    name: str
+    model_arn: str
+    created_at: datetime
+    client_token: str | None
+    fails: bool
+    model_units: int = 1
+    commitment: str | None = None
+    description: str | None = None
+
+
+@dataclass
+class Ledger:
+    entries: list[LedgerEntry] = field(default_factory=list)
+
+    def created(self, kind: ResourceType, arn: str, at: datetime) -> None:
+        self.entries.append(LedgerEntry(type=kind, arn=arn, created_at=at))
+
+    def deleted(self, arn: str, at: datetime, by: Actor) -> None:
+        for entry in self.entries:
+            if entry.arn == arn and entry.deleted_at is None:
+                entry.deleted_at, entry.deleted_by = at, by
+
+    def to_json(self) -> dict[str, Any]:
+        return {"resources": [entry.to_json() for entry in self.entries]}
+
+    def of_type(self, *kinds: ResourceType) -> list[LedgerEntry]:
+        return [entry for entry in self.entries if entry.type in kinds]
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def _split_s3_uri(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://"):
+        raise ServiceError("ValidationException", f"{uri!r} is not an S3 URI")
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    return bucket, key
+
+
+def _base_model_id(identifier: str) -> str:
+    return identifier.rsplit("foundation-model/", 1)[-1]
+
+
+class EmulatedBedrock:
+    """State and behaviour of the emulated service; ``dispatch`` is what the loopback servers call."""
+
+    def __init__(
+        self,
+        clock: SimulatedClock,
+        *,
+        region: str,
+        behaviour: BedrockBehaviour | None = None,
+        actor: Callable[[], Actor] = lambda: "state-machine",
+    ) -> None:
+        self.clock = clock
+        self.region = region
+        self.behaviour = behaviour or BedrockBehaviour()
+        self.actor = actor
+        self.ledger = Ledger()
+        self.calls: list[tuple[str, str]] = []  # (operation, actor) of every request, throttled ones included
+        self.throttled = 0
+        self._jobs: dict[str, _Job] = {}
+        self._models: dict[str, _CustomModel] = {}
+        self._capacity: dict[str, _Capacity] = {}
+        self._tags: dict[str, list[dict[str, str]]] = {}
+        self._training_pairs: dict[str, list[answers.TrainingPair]] = {}
+        self._lock = threading.RLock()
+        self._s3 = boto3.client("s3", region_name=region)
+
+    # ----------------------------------------------------------------------------------------------- dispatching
+    def dispatch(self, service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self.calls.append((operation, self.actor()))
+            every = self.behaviour.throttle_one_in
+            if every and len(self.calls) % every == 0:
+                self.throttled += 1
+                raise ServiceError("ThrottlingException", "Too many requests, please wait before trying again.")
+            self._advance()
+            method = getattr(self, f"_{service.replace('-', '_')}_{operation}", None)
+            if method is None:
+                raise ServiceError(
+                    "UnknownOperationException", f"the local Bedrock emulator does not implement {operation}", 501
+                )
+            return method(**params)  # type: ignore[no-any-return]
+
+    @property
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def _arn(self, resource: str) -> str:
+        return f"arn:aws:bedrock:{self.region}:{ACCOUNT_ID}:{resource}"
+
+    def _foundation_arn(self, model_id: str) -> str:
+        return f"arn:aws:bedrock:{self.region}::foundation-model/{model_id}"
+
+    # ------------------------------------------------------------------------------------- simulated lifecycles
+    def _advance(self) -> None:
+        """Materialise what simulated time has made true (finished jobs write metrics and create their model)."""
+        for job in self._jobs.values():
+            if job.finished or self._job_status(job) != "Completed":
+                continue
+            job.finished = True
+            finished_at = job.created_at + job.duration
+            self._write_training_metrics(job)
+            model_id = _new_id()
+            model_arn = self._arn(f"custom-model/{job.base_model_id}/{model_id}")
+            job.custom_model_arn = model_arn
+            self._models[model_arn] = _CustomModel(model_arn, job.custom_model_name, job, finished_at)
+            self._tags[model_arn] = list(job.custom_model_tags)
+            self.ledger.created("custom-model", model_arn, finished_at)
+
+    def _job_status(self, job: _Job) -> str:
+        now = self.now
+        if job.stop_requested_at is not None:
+            return "Stopped" if now >= job.stop_requested_at + JOB_STOPPING else "Stopping"
+        if job.fails:
+            return "Failed" if now >= job.created_at + JOB_FAILS_AFTER else "InProgress"
+        return "Completed" if now >= job.created_at + job.duration else "InProgress"
+
+    def _job_end(self, job: _Job) -> datetime | None:
+        status = self._job_status(job)
+        if status == "Completed":
+            return job.created_at + job.duration
+        if status == "Failed":
+            return job.created_at + JOB_FAILS_AFTER
+        if status == "Stopped" and job.stop_requested_at is not None:
+            return job.stop_requested_at + JOB_STOPPING
+        return None
+
+    def _capacity_status(self, capacity: _Capacity) -> str:
+        ready = "InService" if capacity.kind == "provisioned-throughput" else "Active"
+        creating = THROUGHPUT_CREATING if capacity.kind == "provisioned-throughput" else DEPLOYMENT_CREATING
+        if capacity.fails:
+            return "Failed" if self.now >= capacity.created_at + CAPACITY_FAILS_AFTER else "Creating"
+        return ready if self.now >= capacity.created_at + creating else "Creating"
+
+    def _capacity_changed_at(self, capacity: _Capacity) -> datetime:
+        status = self._capacity_status(capacity)
+        if status == "Creating":
+            return capacity.created_at
+        if status == "Failed":
+            return capacity.created_at + CAPACITY_FAILS_AFTER
+        creating = THROUGHPUT_CREATING if capacity.kind == "provisioned-throughput" else DEPLOYMENT_CREATING
+        return capacity.created_at + creating
+
+    # --------------------------------------------------------------------------------------- training metrics
+    def _count_records(self, uri: str) -> int:
+        bucket, key = _split_s3_uri(uri)
+        try:
+            body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+        except self._s3.exceptions.NoSuchKey:
+            raise ServiceError("ValidationException", f"the training data {uri} does not exist") from None
+        self._training_pairs[uri] = answers.training_pairs(body)
+        return sum(1 for line in body.splitlines() if line.strip())
+
+    def _write_training_metrics(self, job: _Job) -> None:
+        epochs = int(float(job.hyperparameters.get("epochCount", "2")))
+        batch = int(float(job.hyperparameters.get("batchSize", str(DEFAULT_BATCH_SIZE))))
+        steps_per_epoch = max(1, math.ceil(job.training_records / batch))
+        total = steps_per_epoch * epochs
+        rng = random.Random(job.job_id)
+        training = io.StringIO()
+        writer = csv.writer(training, lineterminator="\n")
+        writer.writerow(["step_number", "epoch_number", "training_loss"])
+        loss = 1.45
+        for step in range(total):
+            loss = 0.12 + 1.35 * math.exp(-3.0 * step / max(1, total - 1)) + rng.uniform(-0.04, 0.04)
+            writer.writerow([step, step // steps_per_epoch + 1, repr(loss)])
+        validation = io.StringIO()
+        writer = csv.writer(validation, lineterminator="\n")
+        writer.writerow(["step_number", "epoch_number", "validation_loss"])
+        validation_loss = 2.5
+        for epoch in range(1, epochs + 1):
+            validation_loss = 1.35 + 1.2 * math.exp(-0.9 * (epoch - 1)) + rng.uniform(-0.03, 0.03)
+            writer.writerow([steps_per_epoch * epoch, epoch, repr(validation_loss)])
+        bucket, prefix = _split_s3_uri(job.output_uri)
+        base = f"{prefix.rstrip('/')}/model-customization-job-{job.job_id}".lstrip("/")
+        self._s3.put_object(
+            Bucket=bucket,
+            Key=f"{base}/training_artifacts/step_wise_training_metrics.csv",
+            Body=training.getvalue().encode(),
+        )
+        self._s3.put_object(
+            Bucket=bucket,
+            Key=f"{base}/validation_artifacts/post_fine_tuning_validation/validation/validation_metrics.csv",
+            Body=validation.getvalue().encode(),
+        )
+        job.final_training_loss, job.final_validation_loss = loss, validation_loss
+
+    # ------------------------------------------------------------------------------------ customization jobs
+    def _find_job(self, identifier: str) -> _Job:
+        for job in self._jobs.values():
+            if identifier in (job.arn, job.name):
+                return job
+        raise ServiceError("ResourceNotFoundException", f"Model customization job {identifier} not found")
+
+    def _bedrock_CreateModelCustomizationJob(
+        self,
+        *,
+        jobName: str,
+        customModelName: str,
+        roleArn: str,
+        baseModelIdentifier: str,
+        trainingDataConfig: dict[str, Any],
+        outputDataConfig: dict[str, Any],
+        clientRequestToken: str | None = None,
+        customizationType: str = "FINE_TUNING",
+        hyperParameters: dict[str, str] | None = None,
+        validationDataConfig: dict[str, Any] | None = None,
+        jobTags: list[dict[str, str]] | None = None,
+        customModelTags: list[dict[str, str]] | None = None,
+        vpcConfig: dict[str, Any] | None = None,
+        customModelKmsKeyId: str | None = None,
+    ) -> dict[str, Any]:
+        if clientRequestToken:
+            for job in self._jobs.values():
+                if job.client_token == clientRequestToken:
+                    return {"jobArn": job.arn}
+        if any(job.name == jobName for job in self._jobs.values()):
+            raise ServiceError("ValidationException", f"A job with the name {jobName} already exists")
+        if any(model.name == customModelName for model in self._models.values()):
+            raise ServiceError("ValidationException", f"A custom model named {customModelName} already exists")
+        base_model_id = _base_model_id(baseModelIdentifier)
+        spec = MODELS.get(base_model_id)
+        if spec is None:
+            raise ServiceError("ValidationException", f"The provided model identifier {baseModelIdentifier} is invalid")
+        if self.region not in spec.regions:
+            raise ServiceError("ValidationException", f"{base_model_id} cannot be customized in {self.region}")
+        if customizationType != "FINE_TUNING":
+            raise ServiceError("ValidationException", f"the emulator only fine-tunes, not {customizationType}")
+        hyperparameters = dict(hyperParameters or {})
+        for name, value in hyperparameters.items():
+            try:
+                hp = spec.hyperparameter(name)
+            except ValueError as error:
+                raise ServiceError("ValidationException", str(error)) from None
+            if not hp.minimum <= float(value) <= hp.maximum:
+                raise ServiceError("ValidationException", f"{name}={value} is out of range for {base_model_id}")
+        if not roleArn.startswith("arn:aws:iam::"):
+            raise ServiceError("ValidationException", f"{roleArn!r} is not a role ARN")
+        training_uri = trainingDataConfig.get("s3Uri") or ""
+        records = self._count_records(training_uri)
+        validation_uris = [item["s3Uri"] for item in (validationDataConfig or {}).get("validators", [])]
+        for uri in validation_uris:
+            bucket, key = _split_s3_uri(uri)
+            try:
+                self._s3.head_object(Bucket=bucket, Key=key)
+            except Exception:
+                raise ServiceError("ValidationException", f"the validation data {uri} does not exist") from None
+        epochs = int(float(hyperparameters.get("epochCount", spec.default_hyperparameters().get("epochCount", "2"))))
+        hyperparameters.setdefault("epochCount", str(epochs))
+        job_id = _new_id()
+        job = _Job(
+            arn=self._arn(f"model-customization-job/{base_model_id}/{job_id}"),
+            job_id=job_id,
+            name=jobName,
+            custom_model_name=customModelName,
+            base_model_id=base_model_id,
+            role_arn=roleArn,
+            client_token=clientRequestToken,
+            hyperparameters=hyperparameters,
+            training_uri=training_uri,
+            validation_uris=validation_uris,
+            output_uri=outputDataConfig["s3Uri"],
+            created_at=self.now,
+            duration=JOB_SETUP + timedelta(seconds=JOB_SECONDS_PER_RECORD_EPOCH * records * epochs),
+            training_records=records,
+            custom_model_tags=list(customModelTags or []),
+            fails=self.behaviour.job_fails,
+            vpc=vpcConfig,
+            kms_key=customModelKmsKeyId,
+        )
+        self._jobs[job.arn] = job
+        self._tags[job.arn] = list(jobTags or [])
+        self.ledger.created("customization-job", job.arn, job.created_at)
+        return {"jobArn": job.arn}
+
+    def _job_output(self, job: _Job) -> dict[str, Any]:
+        status = self._job_status(job)
+        output: dict[str, Any] = {
+            "jobArn": job.arn,
+            "jobName": job.name,
+            "outputModelName": job.custom_model_name,
+            "roleArn": job.role_arn,
+            "status": status,
+            "creationTime": job.created_at,
+            "lastModifiedTime": self._job_end(job) or job.created_at,
+            "baseModelArn": self._foundation_arn(job.base_model_id),
+            "hyperParameters": job.hyperparameters,
+            "trainingDataConfig": {"s3Uri": job.training_uri},
+            "validationDataConfig": {"validators": [{"s3Uri": uri} for uri in job.validation_uris]},
+            "outputDataConfig": {"s3Uri": job.output_uri},
+            "customizationType": "FINE_TUNING",
+        }
+        if job.client_token:
+            output["clientRequestToken"] = job.client_token
+        end = self._job_end(job)
+        if end is not None:
+            output["endTime"] = end
+        if status == "Completed" and job.custom_model_arn:
+            output["outputModelArn"] = job.custom_model_arn
+            output["trainingMetrics"] = {"trainingLoss": job.final_training_loss}
+            output["validationMetrics"] = [{"validationLoss": job.final_validation_loss}]
+        if status == "Failed":
+            output["failureMessage"] = (
+                "Emulated failure (--simulate job-failure): an internal error stopped training. "
+                "No capacity should be bought for this job."
+            )
+        if job.vpc:
+            output["vpcConfig"] = job.vpc
+        if job.kms_key:
+            output["outputModelKmsKeyArn"] = job.kms_key
+        return output
+
+    def _bedrock_GetModelCustomizationJob(self, jobIdentifier: str) -> dict[str, Any]:
+        return self._job_output(self._find_job(jobIdentifier))
+
+    def _bedrock_StopModelCustomizationJob(self, jobIdentifier: str) -> dict[str, Any]:
+        job = self._find_job(jobIdentifier)
+        if self._job_status(job) != "InProgress":
+            raise ServiceError(
+                "ValidationException", f"Job {job.name} is {self._job_status(job)} and cannot be stopped"
+            )
+        job.stop_requested_at = self.now
+        return {}
+
+    def _bedrock_ListModelCustomizationJobs(self, **filters: Any) -> dict[str, Any]:
+        summaries = []
+        for job in self._jobs.values():
+            status = self._job_status(job)
+            if filters.get("statusEquals") and status != filters["statusEquals"]:
+                continue
+            if filters.get("nameContains") and filters["nameContains"] not in job.name:
+                continue
+            summary: dict[str, Any] = {
+                "jobArn": job.arn,
+                "baseModelArn": self._foundation_arn(job.base_model_id),
+                "jobName": job.name,
+                "status": status,
+                "creationTime": job.created_at,
+                "lastModifiedTime": self._job_end(job) or job.created_at,
+                "customModelName": job.custom_model_name,
+                "customizationType": "FINE_TUNING",
+            }
+            if self._job_end(job):
+                summary["endTime"] = self._job_end(job)
+            if status == "Completed" and job.custom_model_arn:
+                summary["customModelArn"] = job.custom_model_arn
+            summaries.append(summary)
+        return _page(summaries, "modelCustomizationJobSummaries", "creationTime", filters)
+
+    # ----------------------------------------------------------------------------------------- custom models
+    def _find_model(self, identifier: str) -> _CustomModel:
+        for model in self._models.values():
+            if identifier in (model.arn, model.name):
+                return model
+        raise ServiceError("ResourceNotFoundException", f"Custom model {identifier} not found")
+
+    def _bedrock_GetCustomModel(self, modelIdentifier: str) -> dict[str, Any]:
+        model = self._find_model(modelIdentifier)
+        job = model.job
+        return {
+            "modelArn": model.arn,
+            "modelName": model.name,
+            "jobName": job.name,
+            "jobArn": job.arn,
+            "baseModelArn": self._foundation_arn(job.base_model_id),
+            "customizationType": "FINE_TUNING",
+            "hyperParameters": job.hyperparameters,
+            "trainingDataConfig": {"s3Uri": job.training_uri},
+            "validationDataConfig": {"validators": [{"s3Uri": uri} for uri in job.validation_uris]},
+            "outputDataConfig": {"s3Uri": job.output_uri},
+            "trainingMetrics": {"trainingLoss": job.final_training_loss},
+            "validationMetrics": [{"validationLoss": job.final_validation_loss}],
+            "creationTime": model.created_at,
+            "modelStatus": "Active",
+        }
+
+    def _bedrock_ListCustomModels(self, **filters: Any) -> dict[str, Any]:
+        summaries = [
+            {
+                "modelArn": model.arn,
+                "modelName": model.name,
+                "creationTime": model.created_at,
+                "baseModelArn": self._foundation_arn(model.job.base_model_id),
+                "baseModelName": model.job.base_model_id,
+                "customizationType": "FINE_TUNING",
+                "ownerAccountId": ACCOUNT_ID,
+                "modelStatus": "Active",
+            }
+            for model in self._models.values()
+            if not filters.get("nameContains") or filters["nameContains"] in model.name
+        ]
+        return _page(summaries, "modelSummaries", "creationTime", filters)
+
+    def _bedrock_DeleteCustomModel(self, modelIdentifier: str) -> dict[str, Any]:
+        model = self._find_model(modelIdentifier)
+        if any(capacity.model_arn == model.arn for capacity in self._capacity.values()):
+            raise ServiceError(
+                "ValidationException", f"{model.name} is in use by provisioned throughput or a deployment"
+            )
+        del self._models[model.arn]
+        self.ledger.deleted(model.arn, self.now, self.actor())
+        return {}
+
+    # ------------------------------------------------------------------------------------------------- capacity
+    def _find_capacity(self, identifier: str, kind: ResourceType) -> _Capacity:
+        for capacity in self._capacity.values():
+            if capacity.kind == kind and identifier in (capacity.arn, capacity.name):
+                return capacity
+        noun = "Provisioned model" if kind == "provisioned-throughput" else "Custom model deployment"
+        raise ServiceError("ResourceNotFoundException", f"{noun} {identifier} not found")
+
+    def _create_capacity(self, kind: ResourceType, name: str, model_arn: str, token: str | None) -> _Capacity:
+        if token:
+            for capacity in self._capacity.values():
+                if capacity.kind == kind and capacity.client_token == token:
+                    return capacity
+        if any(capacity.kind == kind and capacity.name == name for capacity in self._capacity.values()):
+            raise ServiceError("ValidationException", f"{name} already exists")
+        model = self._find_model(model_arn)
+        resource = "provisioned-model" if kind == "provisioned-throughput" else "custom-model-deployment"
+        capacity = _Capacity(
+            kind=kind,
+            arn=self._arn(f"{resource}/{_new_id()}"),
+            name=name,
+            model_arn=model.arn,
+            created_at=self.now,
+            client_token=token,
+            fails=self.behaviour.capacity_fails,
+        )
+        self._capacity[capacity.arn] = capacity
+        self.ledger.created(kind, capacity.arn, capacity.created_at)
+        return capacity
+
+    def _delete_capacity(self, capacity: _Capacity) -> dict[str, Any]:
+        del self._capacity[capacity.arn]
+        self.ledger.deleted(capacity.arn, self.now, self.actor())
+        return {}
+
+    def _bedrock_CreateProvisionedModelThroughput(
+        self,
+        *,
+        modelUnits: int,
+        provisionedModelName: str,
+        modelId: str,
+        clientRequestToken: str | None = None,
+        commitmentDuration: str | None = None,
+        tags: list[dict[str, str]] | None = None,
+    ) -> dict[str, Any]:
+        if commitmentDuration is None:
+            no_commitment = [
+                capacity
+                for capacity in self._capacity.values()
+                if capacity.kind == "provisioned-throughput" and capacity.commitment is None
+            ]
+            if len(no_commitment) >= NO_COMMITMENT_THROUGHPUT_QUOTA and not any(
+                capacity.client_token == clientRequestToken for capacity in no_commitment if clientRequestToken
+            ):
+                raise ServiceError(
+                    "ServiceQuotaExceededException",
+                    f"The account already has {len(no_commitment)} no-commitment provisioned throughputs",
+                )
+            if modelUnits != 1:
+                raise ServiceError("ValidationException", "No-commitment provisioned throughput takes 1 model unit")
+        capacity = self._create_capacity("provisioned-throughput", provisionedModelName, modelId, clientRequestToken)
+        capacity.model_units, capacity.commitment = modelUnits, commitmentDuration
+        self._tags.setdefault(capacity.arn, list(tags or []))
+        return {"provisionedModelArn": capacity.arn}
+
+    def _throughput_output(self, capacity: _Capacity) -> dict[str, Any]:
+        model = self._models.get(capacity.model_arn)
+        output: dict[str, Any] = {
+            "modelUnits": capacity.model_units,
+            "desiredModelUnits": capacity.model_units,
+            "provisionedModelName": capacity.name,
+            "provisionedModelArn": capacity.arn,
+            "modelArn": capacity.model_arn,
+            "desiredModelArn": capacity.model_arn,
+            "foundationModelArn": self._foundation_arn(model.job.base_model_id if model else "unknown"),
+            "status": self._capacity_status(capacity),
+            "creationTime": capacity.created_at,
+            "lastModifiedTime": self._capacity_changed_at(capacity),
+        }
+        if capacity.commitment:
+            output["commitmentDuration"] = capacity.commitment
+        return output
+
+    def _bedrock_GetProvisionedModelThroughput(self, provisionedModelId: str) -> dict[str, Any]:
+        capacity = self._find_capacity(provisionedModelId, "provisioned-throughput")
+        output = self._throughput_output(capacity)
+        if output["status"] == "Failed":
+            output["failureMessage"] = "Emulated failure (--simulate capacity-failure): capacity could not be allocated"
+        return output
+
+    def _bedrock_ListProvisionedModelThroughputs(self, **filters: Any) -> dict[str, Any]:
+        summaries = []
+        for capacity in self._capacity.values():
+            if capacity.kind != "provisioned-throughput":
+                continue
+            summary = self._throughput_output(capacity)
+            if filters.get("statusEquals") and summary["status"] != filters["statusEquals"]:
+                continue
+            if filters.get("nameContains") and filters["nameContains"] not in capacity.name:
+                continue
+            if filters.get("modelArnEquals") and filters["modelArnEquals"] != capacity.model_arn:
+                continue
+            summaries.append(summary)
+        return _page(summaries, "provisionedModelSummaries", "creationTime", filters)
+
+    def _bedrock_DeleteProvisionedModelThroughput(self, provisionedModelId: str) -> dict[str, Any]:
+        return self._delete_capacity(self._find_capacity(provisionedModelId, "provisioned-throughput"))
+
+    def _bedrock_CreateCustomModelDeployment(
+        self,
+        *,
+        modelDeploymentName: str,
+        modelArn: str,
+        description: str | None = None,
+        tags: list[dict[str, str]] | None = None,
+        clientRequestToken: str | None = None,
+    ) -> dict[str, Any]:
+        model = self._find_model(modelArn)
+        spec = MODELS.get(model.job.base_model_id)
+        if spec is None or not spec.supports_on_demand:
+            raise ServiceError("ValidationException", f"{model.job.base_model_id} models cannot be deployed on demand")
+        capacity = self._create_capacity("custom-model-deployment", modelDeploymentName, modelArn, clientRequestToken)
+        capacity.description = description
+        self._tags.setdefault(capacity.arn, list(tags or []))
+        return {"customModelDeploymentArn": capacity.arn}
+
+    def _deployment_output(self, capacity: _Capacity, *, summary: bool) -> dict[str, Any]:
+        status = self._capacity_status(capacity)
+        output: dict[str, Any] = {
+            "customModelDeploymentArn": capacity.arn,
+            ("customModelDeploymentName" if summary else "modelDeploymentName"): capacity.name,
+            "modelArn": capacity.model_arn,
+            "createdAt": capacity.created_at,
+            "status": status,
+            "lastUpdatedAt": self._capacity_changed_at(capacity),
+        }
+        if status == "Failed":
+            output["failureMessage"] = "Emulated failure (--simulate capacity-failure): the deployment failed"
+        if capacity.description and not summary:
+            output["description"] = capacity.description
+        return output
+
+    def _bedrock_GetCustomModelDeployment(self, customModelDeploymentIdentifier: str) -> dict[str, Any]:
+        capacity = self._find_capacity(customModelDeploymentIdentifier, "custom-model-deployment")
+        return self._deployment_output(capacity, summary=False)
+
+    def _bedrock_ListCustomModelDeployments(self, **filters: Any) -> dict[str, Any]:
+        summaries = []
+        for capacity in self._capacity.values():
+            if capacity.kind != "custom-model-deployment":
+                continue
+            summary = self._deployment_output(capacity, summary=True)
+            if filters.get("statusEquals") and summary["status"] != filters["statusEquals"]:
+                continue
+            if filters.get("nameContains") and filters["nameContains"] not in capacity.name:
+                continue
+            if filters.get("modelArnEquals") and filters["modelArnEquals"] != capacity.model_arn:
+                continue
+            summaries.append(summary)
+        return _page(summaries, "modelDeploymentSummaries", "createdAt", filters)
+
+    def _bedrock_DeleteCustomModelDeployment(self, customModelDeploymentIdentifier: str) -> dict[str, Any]:
+        return self._delete_capacity(self._find_capacity(customModelDeploymentIdentifier, "custom-model-deployment"))
+
+    # ----------------------------------------------------------------------------------------------------- tags
+    def _known_arn(self, arn: str) -> bool:
+        return arn in self._jobs or arn in self._models or arn in self._capacity
+
+    def _bedrock_TagResource(self, resourceARN: str, tags: list[dict[str, str]]) -> dict[str, Any]:
+        if not self._known_arn(resourceARN):
+            raise ServiceError("ResourceNotFoundException", f"{resourceARN} not found")
+        current = {tag["key"]: tag["value"] for tag in self._tags.get(resourceARN, [])}
+        current.update({tag["key"]: tag["value"] for tag in tags})
+        self._tags[resourceARN] = [{"key": key, "value": value} for key, value in current.items()]
+        return {}
+
+    def _bedrock_ListTagsForResource(self, resourceARN: str) -> dict[str, Any]:
+        if not self._known_arn(resourceARN):
+            raise ServiceError("ResourceNotFoundException", f"{resourceARN} not found")
+        return {"tags": list(self._tags.get(resourceARN, []))}
+
+    # ------------------------------------------------------------------------------------------------ converse
+    def _bedrock_runtime_Converse(
+        self, *, modelId: str, messages: list[dict[str, Any]] | None = None, **request: Any
+    ) -> dict[str, Any]:
+        question = answers.prompt_text(messages or [])
+        system_text = " ".join(block.get("text", "") for block in request.get("system") or [])
+        if answers.is_judge_prompt(question) or answers.is_judge_prompt(system_text):
+            text, rating = answers.judge_reply(question)
+            return _converse_output(question, text, {"emulated": True, "role": "judge", "rating": rating})
+        capacity = self._capacity.get(modelId) or next(
+            (capacity for capacity in self._capacity.values() if capacity.name == modelId), None
+        )
+        if capacity is not None:
+            return self._fine_tuned_converse(capacity, question)
+        if modelId in self._models or ":custom-model/" in modelId:
+            raise ServiceError(
+                "ValidationException",
+                "Invocation of a custom model requires provisioned throughput or a custom model deployment",
+            )
+        if ":provisioned-model/" in modelId or ":custom-model-deployment/" in modelId:
+            raise ServiceError("ResourceNotFoundException", f"{modelId} does not exist (was it deleted?)")
+        text = answers.base_answer(question)
+        return _converse_output(question, text, {"emulated": True, "role": "base"})
+
+    def _fine_tuned_converse(self, capacity: _Capacity, question: str) -> dict[str, Any]:
+        status = self._capacity_status(capacity)
+        if status not in ("InService", "Active"):
+            raise ServiceError("ValidationException", f"{capacity.name} is {status}, not ready for inference")
+        if self.behaviour.fine_tuned_converse_fails:
+            raise ServiceError(
+                "ServiceUnavailableException",
+                "Emulated failure (--simulate eval-failure): the fine-tuned model is unavailable",
+            )
+        model = self._models[capacity.model_arn]
+        pairs = self._training_pairs.get(model.job.training_uri)
+        if pairs is None:
+            self._count_records(model.job.training_uri)
+            pairs = self._training_pairs[model.job.training_uri]
+        text = answers.fine_tuned_answer(question, pairs)
+        return _converse_output(question, text, {"emulated": True, "role": "fine-tuned"})
+
+
+def _converse_output(question: str, text: str, labels: dict[str, Any]) -> dict[str, Any]:
+    input_tokens, output_tokens = max(1, len(question) // 4), max(1, len(text) // 4)
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+        "stopReason": "end_turn",
+        "usage": {
+            "inputTokens": input_tokens,
+            "outputTokens": output_tokens,
+            "totalTokens": input_tokens + output_tokens,
+        },
+        "metrics": {"latencyMs": 5},
+        "additionalModelResponseFields": labels,
+    }
+
+
+def _page(items: list[dict[str, Any]], key: str, time_key: str, filters: dict[str, Any]) -> dict[str, Any]:
+    items.sort(key=lambda item: item[time_key], reverse=filters.get("sortOrder", "Descending") == "Descending")
+    start = int(filters.get("nextToken") or 0)
+    size = int(filters.get("maxResults") or 100)
+    output: dict[str, Any] = {key: items[start : start + size]}
+    if start + size < len(items):
+        output["nextToken"] = str(start + size)
+    return output

@@ -1,0 +1,577 @@
+"""One complete local run: the deployed stack's template on moto, the real handlers, the Bedrock emulator.
+
+Order of a run, as on AWS:
+
+1. synthesize the stack (cached) and create its bucket, topic, roles and state machine in moto, the state machine
+   from the template's own ``DefinitionString``;
+2. upload the dataset to ``incoming/`` and hand EventBridge's "Object Created" event to the rule's target (the real
+   trigger handler), which starts the execution;
+3. moto's Step Functions engine runs the definition; each Lambda task runs its real handler in-process
+   (``lambda_adapter``), Wait states advance the simulated clock (``time_compression``), Bedrock is the emulator;
+4. when the execution ends, its "Execution Status Change" event goes to the matching rule's target (the real
+   execution-cleanup handler); then simulated time moves past the capacity lifetime and the real sweeper runs, the
+   check that nothing was left billing;
+5. the report files the run wrote to S3, the execution history and the emulator's ledger are copied to ``out_dir``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from lambdas.contracts import INCOMING_PREFIX, RunPaths
+from lambdas.registry import UnknownModelError, get_model
+from lambdas.settings import PipelineSettings
+from tuner.local import events
+from tuner.local.bedrock.emulator import EmulatedBedrock, Ledger
+from tuner.local.bedrock.server import EmulatorServers
+from tuner.local.lambda_adapter import LocalFunction, LocalLambdas, installed
+from tuner.local.scenarios import Scenario
+from tuner.local.simclock import SimulatedClock, iso
+from tuner.local.template import ACCOUNT_ID, REPO_ROOT, TemplateResolver, synthesize
+from tuner.local.time_compression import compressed_time
+
+STACK_NAME = "FineTuningStack"
+CONTEXT_KEY = "fine_tuning"
+EXECUTION_LIMIT_SECONDS = 240.0  # real seconds; a run that takes longer is stuck, not slow
+POLL_SECONDS = 0.05
+CLEANUP_HANDLERS = {"sweeper": "sweeper", "execution_cleanup": "execution-cleanup"}
+
+
+class LocalRunError(Exception):
+    """A problem with how the run was asked for (settings, model, file): one line for the user, exit 2."""
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    dataset: Path
+    model_id: str | None = None
+    scenario: Scenario = Scenario.NONE
+    out_dir: Path | None = None
+    settings_overrides: Mapping[str, Any] = field(default_factory=dict)  # deep-merged into cdk.json's fine_tuning
+    clock_start: datetime | None = None
+
+
+@dataclass
+class StepView:
+    """One state entered by the execution, for the progress display."""
+
+    name: str
+    kind: str
+    status: str = "running"  # running | done | failed | caught | retrying
+    attempts: int = 1
+    error: str | None = None
+
+
+@dataclass
+class RunResult:
+    run_id: str | None
+    execution_arn: str | None
+    execution_status: str | None
+    report_status: str | None
+    out_dir: Path
+    report: dict[str, Any] | None
+    ledger: dict[str, Any]
+    steps: list[StepView]
+    simulated_seconds: float
+    real_seconds: float
+    notes: list[str] = field(default_factory=list)
+    emulator_failures: list[str] = field(default_factory=list)
+
+
+class Observer:
+    """What the progress display (or a test) hears about a run; every method is optional."""
+
+    def message(self, text: str) -> None: ...
+
+    def steps(self, steps: list[StepView], simulated_now: datetime) -> None: ...
+
+
+def deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def resolve_settings(model_id: str | None, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """cdk.json's ``fine_tuning`` context with the run's overrides, validated the way synthesis validates it."""
+    cdk_json = REPO_ROOT / "cdk.json"
+    base = json.loads(cdk_json.read_text()).get("context", {}).get(CONTEXT_KEY, {}) if cdk_json.is_file() else {}
+    merged = deep_merge(base, overrides)
+    if model_id is not None:
+        try:
+            get_model(model_id)
+        except UnknownModelError as error:
+            raise LocalRunError(str(error)) from None
+        merged["base_model_id"] = model_id
+    try:
+        PipelineSettings.model_validate(merged)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        raise LocalRunError(f"invalid settings{f' ({where})' if where else ''}: {message}") from None
+    return merged
+
+
+@contextmanager
+def _process_environment(values: Mapping[str, str | None]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextmanager
+def _quiet_logs(log_path: Path) -> Iterator[None]:
+    """Handler logs (Powertools JSON) and moto's engine logs go to a file, not the user's terminal."""
+    from lambdas.observability import logger as powertools_logger
+
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("a", encoding="utf-8") as stream:
+        file_handler = logging.StreamHandler(stream)
+        file_handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        noisy = [logging.getLogger(name) for name in ("moto", "botocore", "urllib3", "tuner.local.bedrock")]
+        saved_loggers = [(item, item.handlers[:], item.propagate, item.level) for item in noisy]
+        for item in noisy:
+            item.handlers = [file_handler]
+            item.propagate = False
+            item.setLevel(logging.WARNING)
+        registered = getattr(powertools_logger, "registered_handler", None)
+        saved_stream = registered.setStream(stream) if isinstance(registered, logging.StreamHandler) else None
+        try:
+            yield
+        finally:
+            if isinstance(registered, logging.StreamHandler) and saved_stream is not None:
+                registered.setStream(saved_stream)
+            for item, handlers, propagate, level in saved_loggers:
+                item.handlers, item.propagate = handlers, propagate
+                item.setLevel(level)
+
+
+def _write_atomically(path: Path, content: str | bytes) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(content.encode() if isinstance(content, str) else content)
+    partial.replace(path)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def steps_from_history(history: list[dict[str, Any]]) -> list[StepView]:
+    """Each state entered, in order, with its attempts and how it ended (done, caught, failed, aborted)."""
+    steps: list[StepView] = []
+    for event in history:
+        kind = event["type"]
+        current = steps[-1] if steps else None
+        if kind.endswith("StateEntered"):
+            entered = event.get("stateEnteredEventDetails", {})
+            steps.append(StepView(name=entered.get("name", "?"), kind=kind.removesuffix("StateEntered")))
+        elif current is None:
+            continue
+        elif kind.endswith("StateExited"):
+            current.status = "caught" if current.status == "retrying" else "done"
+        elif kind in ("LambdaFunctionFailed", "TaskFailed", "LambdaFunctionTimedOut"):
+            failed: dict[str, Any] = next((value for key, value in event.items() if key.endswith("EventDetails")), {})
+            current.error = failed.get("error")
+            current.status = "retrying"
+        elif kind in ("LambdaFunctionScheduled", "TaskScheduled") and current.status == "retrying":
+            current.attempts += 1
+            current.status = "running"
+        elif kind in ("ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut") and current.status in (
+            "running",
+            "retrying",
+        ):
+            current.status = "failed" if kind == "ExecutionFailed" else kind.removeprefix("Execution").lower()
+    for step in steps[:-1]:
+        if step.status == "retrying":
+            step.status = "caught"  # it failed for good and a Catch moved on
+    return steps
+
+
+class LocalRun:
+    """Runs one dataset through the whole stack, locally. ``run()`` returns a ``RunResult``; artefacts go to disk."""
+
+    def __init__(self, request: RunRequest, observer: Observer | None = None) -> None:
+        self.request = request
+        self.observer = observer or Observer()
+        if not request.dataset.is_file():
+            raise LocalRunError(f"{request.dataset} does not exist or is not a file")
+        self.settings = resolve_settings(request.model_id, request.settings_overrides)
+        self.spec = get_model(self.settings["base_model_id"])
+        self.region = self.spec.regions[0]
+        self.clock = SimulatedClock(request.clock_start)
+        self.notes: list[str] = []
+
+    # ----------------------------------------------------------------------------------------------------- run
+    def run(self) -> RunResult:
+        from tuner.local.template import SynthesisError
+
+        started = time.monotonic()
+        self.observer.message(f"synthesizing the stack for {self.spec.display_name} in {self.region} (cached)")
+        try:
+            template = synthesize({CONTEXT_KEY: self.settings})
+        except SynthesisError as error:
+            raise LocalRunError(f"the CDK app refused these settings: {error}") from None
+        resolver = TemplateResolver(template, stack_name=STACK_NAME, region=self.region)
+        staging = self.request.out_dir or (REPO_ROOT / "runs" / "_pending")
+        staging.mkdir(parents=True, exist_ok=True)
+        with ExitStack() as stack:
+            stack.enter_context(_process_environment(self._aws_environment()))
+            stack.enter_context(_quiet_logs(staging / "lambda-logs.jsonl"))
+            from moto import mock_aws
+
+            stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+            compression = stack.enter_context(compressed_time(self.clock))
+            functions = self._functions(resolver)
+            lambdas = LocalLambdas(functions)
+            emulator = EmulatedBedrock(
+                self.clock, region=self.region, behaviour=self.request.scenario.bedrock, actor=self._actor(lambdas)
+            )
+            servers = stack.enter_context(EmulatorServers(emulator.dispatch))
+            stack.enter_context(_process_environment(servers.environment))
+            stack.enter_context(installed(lambdas))
+            stack.enter_context(_use_simulated_clock(self.clock))
+            from lambdas import aws
+
+            aws.reset_clients()
+            stack.callback(aws.reset_clients)
+            outcome = self._run_in_mock(resolver, lambdas, emulator, compression)
+            outcome_dir = self._write_outputs(staging, outcome, emulator.ledger)
+            failures = servers.failures
+        return RunResult(
+            run_id=outcome["run_id"],
+            execution_arn=outcome.get("execution_arn"),
+            execution_status=outcome.get("execution_status"),
+            report_status=(outcome.get("report") or {}).get("status"),
+            out_dir=outcome_dir,
+            report=outcome.get("report"),
+            ledger=emulator.ledger.to_json(),
+            steps=outcome.get("steps", []),
+            simulated_seconds=self.clock.elapsed_seconds,
+            real_seconds=time.monotonic() - started,
+            notes=self.notes,
+            emulator_failures=failures,
+        )
+
+    def _aws_environment(self) -> dict[str, str | None]:
+        values: dict[str, str | None] = {
+            name: None for name in os.environ if name.startswith("AWS_ENDPOINT_URL") or name.endswith("_PROFILE")
+        }
+        values.update(
+            {
+                "AWS_ACCESS_KEY_ID": "local-harness",
+                "AWS_SECRET_ACCESS_KEY": "local-harness",
+                "AWS_SESSION_TOKEN": "local-harness",
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_REGION": self.region,
+                "AWS_CONFIG_FILE": os.devnull,
+                "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                "BEDROCK_EMULATED": "true",
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_DEV": None,
+                "HF_HUB_OFFLINE": "1",
+                "TRANSFORMERS_OFFLINE": "1",
+                "TRANSFORMERS_VERBOSITY": "error",
+                "TOKENIZERS_PARALLELISM": "false",
+            }
+        )
+        return values
+
+    def _functions(self, resolver: TemplateResolver) -> list[LocalFunction]:
+        functions = []
+        for logical_id, props in resolver.of_type("AWS::Lambda::Function"):
+            handler = props.get("Handler") or (props.get("ImageConfig", {}).get("Command") or [None])[0]
+            if not handler or not str(handler).startswith("lambdas."):
+                continue  # CDK's own custom-resource handlers (bucket notifications) are not part of a run
+            environment = resolver.resolve(props.get("Environment", {}).get("Variables", {}))
+            environment["BEDROCK_EMULATED"] = "true"
+            functions.append(
+                LocalFunction(
+                    logical_id=logical_id,
+                    name=resolver.resources[logical_id].ref,
+                    arn=resolver.get_att(logical_id, "Arn"),
+                    handler=str(handler),
+                    environment={key: str(value) for key, value in environment.items()},
+                    memory_mb=int(props.get("MemorySize", 128)),
+                    timeout_seconds=int(props.get("Timeout", 3)),
+                )
+            )
+        return functions
+
+    @staticmethod
+    def _actor(lambdas: LocalLambdas) -> Callable[[], Any]:
+        def actor() -> str:
+            current = lambdas.current
+            if current is None:
+                return "state-machine"
+            module = current.handler.rsplit(".", 2)[-2]
+            return CLEANUP_HANDLERS.get(module, "state-machine")
+
+        return actor
+
+    # ------------------------------------------------------------------------------------------ inside mock_aws
+    def _run_in_mock(
+        self, resolver: TemplateResolver, lambdas: LocalLambdas, emulator: EmulatedBedrock, compression: Any
+    ) -> dict[str, Any]:
+        import boto3
+
+        s3 = boto3.client("s3", region_name=self.region)
+        sfn = boto3.client("stepfunctions", region_name=self.region)
+        bucket = self._create_resources(resolver, s3, sfn)
+        rules = events.rules_of(resolver)
+
+        key = f"{INCOMING_PREFIX}{self.request.dataset.name}"
+        if not key.endswith(".jsonl"):
+            key += ".jsonl"
+        body = self.request.dataset.read_bytes()
+        put = s3.put_object(Bucket=bucket, Key=key, Body=body)
+        self.observer.message(f"uploaded {self.request.dataset} to s3://{bucket}/{key}")
+        dropped = events.object_created(
+            bucket,
+            key,
+            size=len(body),
+            etag=put["ETag"],
+            version_id=put.get("VersionId"),
+            region=self.region,
+            account=ACCOUNT_ID,
+            at=self.clock.now(),
+        )
+        started = [result for result in self._deliver(dropped, rules, lambdas) if isinstance(result, dict)]
+        start = next((result for result in started if result.get("started")), None)
+        if start is None:
+            reasons = "; ".join(str(result.get("reason")) for result in started) or "no rule matched the upload"
+            self.notes.append(f"no run started: {reasons}")
+            return {"run_id": None, "steps": []}
+        run_id, execution_arn = start["run_id"], start["execution_arn"]
+        self.observer.message(f"run {run_id} started")
+
+        hold = self.request.scenario.stops_execution
+        compression.hold = lambda: (
+            hold
+            and any(
+                entry.deleted_at is None
+                for entry in emulator.ledger.of_type("provisioned-throughput", "custom-model-deployment")
+            )
+        )
+        execution = self._follow(sfn, execution_arn, compression)
+        history = _history(sfn, execution_arn)
+        steps = steps_from_history(history)
+        self.observer.steps(steps, self.clock.now())
+
+        if self.request.scenario.delivers_execution_events:
+            ended = events.execution_status_change(
+                execution, region=self.region, account=ACCOUNT_ID, at=self.clock.now()
+            )
+            self._deliver(ended, rules, lambdas)
+        else:
+            self.notes.append("the Execution Status Change event was lost (scenario): no execution cleanup ran")
+        self._sweep_after_lifetime(resolver, rules, lambdas)
+
+        paths = RunPaths(run_id=run_id)
+        files: dict[str, bytes] = {}
+        for name, report_key in (
+            ("report.json", paths.report_json),
+            ("report.md", paths.report_md),
+            ("report.html", paths.report_html),
+        ):
+            try:
+                files[name] = s3.get_object(Bucket=bucket, Key=report_key)["Body"].read()
+            except s3.exceptions.NoSuchKey:
+                continue
+        report = json.loads(files["report.json"]) if "report.json" in files else None
+        if report is None:
+            self.notes.append(
+                f"the execution ended {execution['status']} before the report step wrote a report; none was invented"
+            )
+        return {
+            "run_id": run_id,
+            "execution_arn": execution_arn,
+            "execution_status": execution["status"],
+            "execution": execution,
+            "history": history,
+            "steps": steps,
+            "files": files,
+            "report": report,
+        }
+
+    def _create_resources(self, resolver: TemplateResolver, s3: Any, sfn: Any) -> str:
+        import boto3
+
+        iam = boto3.client("iam", region_name=self.region)
+        sns = boto3.client("sns", region_name=self.region)
+        trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+        for logical_id, props in resolver.of_type("AWS::IAM::Role"):
+            document = (
+                resolver.resolve(props.get("AssumeRolePolicyDocument"))
+                if props.get("AssumeRolePolicyDocument")
+                else None
+            )
+            iam.create_role(
+                RoleName=resolver.resources[logical_id].ref,
+                AssumeRolePolicyDocument=json.dumps(document) if document else trust,
+            )
+        for logical_id, props in resolver.of_type("AWS::S3::Bucket"):
+            name = resolver.resources[logical_id].ref
+            if self.region == "us-east-1":
+                s3.create_bucket(Bucket=name)
+            else:
+                s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": self.region})
+            if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
+                s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        for logical_id, _props in resolver.of_type("AWS::SNS::Topic"):
+            sns.create_topic(Name=resolver.get_att(logical_id, "TopicName"))
+        machines = resolver.of_type("AWS::StepFunctions::StateMachine")
+        if len(machines) != 1:
+            raise LocalRunError(f"the template has {len(machines)} state machines; the harness expects one")
+        logical_id, props = machines[0]
+        definition = resolver.resolve(props["DefinitionString"])
+        sfn.create_state_machine(
+            name=resolver.get_att(logical_id, "Name"),
+            definition=definition,
+            roleArn=str(resolver.resolve(props["RoleArn"])),
+            type=props.get("StateMachineType", "STANDARD"),
+        )
+        environment_buckets = {
+            str(resolver.resolve(props["Environment"]["Variables"]["DATA_BUCKET"]))
+            for _function, props in resolver.of_type("AWS::Lambda::Function")
+            if "DATA_BUCKET" in props.get("Environment", {}).get("Variables", {})
+        }
+        if len(environment_buckets) != 1:
+            raise LocalRunError(f"the functions name {len(environment_buckets)} data buckets; expected one")
+        return environment_buckets.pop()
+
+    def _deliver(self, event: dict[str, Any], rules: list[events.Rule], lambdas: LocalLambdas) -> list[Any]:
+        results = []
+        for rule in rules:
+            if rule.pattern is None or not events.matches(rule.pattern, event):
+                continue
+            for arn in rule.target_arns:
+                try:
+                    function = lambdas.find(arn)
+                except LookupError:
+                    continue
+                results.append(lambdas.call(function, event))
+        return results
+
+    def _follow(self, sfn: Any, execution_arn: str, compression: Any) -> dict[str, Any]:
+        deadline = time.monotonic() + EXECUTION_LIMIT_SECONDS
+        seen = 0
+        stopped = False
+        while True:
+            execution: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+            if execution["status"] != "RUNNING":
+                return execution
+            if compression.holding.is_set() and not stopped:
+                self.observer.message("capacity exists: stopping the execution (scenario)")
+                sfn.stop_execution(
+                    executionArn=execution_arn, error="StoppedByOperator", cause="stopped mid-run by --simulate stop"
+                )
+                stopped = True
+            history = _history(sfn, execution_arn)
+            if len(history) != seen:
+                seen = len(history)
+                self.observer.steps(steps_from_history(history), self.clock.now())
+            if time.monotonic() > deadline:
+                sfn.stop_execution(executionArn=execution_arn, error="LocalHarnessTimeout", cause="stuck")
+                raise RuntimeError(f"the execution did not finish within {EXECUTION_LIMIT_SECONDS:.0f} s real time")
+            time.sleep(POLL_SECONDS)
+
+    def _sweep_after_lifetime(
+        self, resolver: TemplateResolver, rules: list[events.Rule], lambdas: LocalLambdas
+    ) -> None:
+        settings = PipelineSettings.model_validate(self.settings)
+        lifetime = settings.capacity_max_lifetime_hours * 3600 + settings.sweeper_interval_minutes * 60
+        self.clock.advance(lifetime)
+        for rule in rules:
+            if rule.schedule is None:
+                continue
+            event = events.scheduled(
+                resolver.get_att(rule.logical_id, "Arn"), region=self.region, account=ACCOUNT_ID, at=self.clock.now()
+            )
+            for arn in rule.target_arns:
+                function = lambdas.find(arn)
+                self.observer.message(
+                    f"{settings.capacity_max_lifetime_hours:g} h later (simulated): scheduled {function.logical_id}"
+                )
+                result = lambdas.call(function, event)
+                if isinstance(result, dict) and result.get("deleted"):
+                    self.notes.append(f"the sweeper deleted {len(result['deleted'])} expired capacity resource(s)")
+
+    # ---------------------------------------------------------------------------------------------- artefacts
+    def _write_outputs(self, staging: Path, outcome: dict[str, Any], ledger: Ledger) -> Path:
+        out_dir = self.request.out_dir or (REPO_ROOT / "runs" / (outcome["run_id"] or "no-run"))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if staging != out_dir:
+            log = staging / "lambda-logs.jsonl"
+            if log.is_file():
+                log.replace(out_dir / "lambda-logs.jsonl")
+            if not any(staging.iterdir()):
+                staging.rmdir()
+        for stale in ("report.json", "report.md", "report.html"):
+            (out_dir / stale).unlink(missing_ok=True)  # a report from an earlier run must not pass for this one
+        for name, content in outcome.get("files", {}).items():
+            _write_atomically(out_dir / name, content)
+        execution = outcome.get("execution") or {}
+        document = {
+            "executionArn": outcome.get("execution_arn"),
+            "status": execution.get("status"),
+            "startDate": execution.get("startDate"),
+            "stopDate": execution.get("stopDate"),
+            "input": json.loads(execution["input"]) if execution.get("input") else None,
+            "output": json.loads(execution["output"]) if execution.get("output") else None,
+            "states": [step.__dict__ for step in outcome.get("steps", [])],
+            "events": outcome.get("history", []),
+        }
+        _write_atomically(out_dir / "execution.json", json.dumps(document, indent=2, default=_json_default))
+        _write_atomically(out_dir / "ledger.json", json.dumps(ledger.to_json(), indent=2))
+        return out_dir
+
+
+def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    events_: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        events_.extend(page["events"])
+        if not page.get("nextToken"):
+            return events_
+        kwargs["nextToken"] = page["nextToken"]
+
+
+@contextmanager
+def _use_simulated_clock(clock: SimulatedClock) -> Iterator[None]:
+    from lambdas import clock as lambdas_clock
+
+    lambdas_clock.use_clock(clock.now)
+    try:
+        yield
+    finally:
+        lambdas_clock.use_system_clock()

@@ -1,0 +1,62 @@
+"""The ``--simulate`` scenarios: what goes wrong in a local run, and how the emulator makes it go wrong."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+@dataclass(frozen=True)
+class BedrockBehaviour:
+    job_fails: bool = False  # the customization job ends Failed
+    capacity_fails: bool = False  # the throughput / deployment ends Failed
+    fine_tuned_converse_fails: bool = False  # every Converse call on the customized model fails
+    throttle_one_in: int | None = None  # every n-th request (both endpoints) is answered ThrottlingException
+
+
+class Scenario(StrEnum):
+    NONE = "none"
+    JOB_FAILURE = "job-failure"
+    CAPACITY_FAILURE = "capacity-failure"
+    EVAL_FAILURE = "eval-failure"
+    THROTTLING = "throttling"
+    STOP = "stop"
+    STOP_EVENT_LOST = "stop-event-lost"
+
+    @property
+    def description(self) -> str:
+        return _DESCRIPTIONS[self]
+
+    @property
+    def stops_execution(self) -> bool:
+        return self in (Scenario.STOP, Scenario.STOP_EVENT_LOST)
+
+    @property
+    def delivers_execution_events(self) -> bool:
+        """False when EventBridge's best-effort delivery to the cleanup function is lost (the sweeper's case)."""
+        return self is not Scenario.STOP_EVENT_LOST
+
+    @property
+    def bedrock(self) -> BedrockBehaviour:
+        if self is Scenario.JOB_FAILURE:
+            return BedrockBehaviour(job_fails=True)
+        if self is Scenario.CAPACITY_FAILURE:
+            return BedrockBehaviour(capacity_fails=True)
+        if self is Scenario.EVAL_FAILURE:
+            return BedrockBehaviour(fine_tuned_converse_fails=True)
+        if self is Scenario.THROTTLING:
+            return BedrockBehaviour(throttle_one_in=3)
+        return BedrockBehaviour()
+
+
+_DESCRIPTIONS = {
+    Scenario.NONE: "everything works",
+    Scenario.JOB_FAILURE: "the customization job fails during training",
+    Scenario.CAPACITY_FAILURE: "the provisioned throughput / deployment fails while being created",
+    Scenario.EVAL_FAILURE: "every Converse call on the fine-tuned model fails",
+    Scenario.THROTTLING: "Bedrock throttles one request in three; retries must carry the run",
+    Scenario.STOP: "the execution is stopped while capacity exists; the execution-cleanup function deletes it",
+    Scenario.STOP_EVENT_LOST: (
+        "the execution is stopped while capacity exists and the cleanup event is lost; the sweeper must delete it"
+    ),
+}
