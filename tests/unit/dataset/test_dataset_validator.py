@@ -435,3 +435,39 @@ def test_fast_path_and_detailed_checks_agree_on_clean_data(spec, monkeypatch):
     assert fast.model_dump() == detailed.model_dump()
     assert fast.valid
     assert {problem.code for problem in fast.warnings} >= {"duplicate_record", "unbalanced_lengths"}
+
+
+def test_a_50_mb_line_is_skipped_in_bounded_memory():
+    # Given a stream whose second line is 50 MB, produced lazily in 1 MB chunks
+    import tracemalloc
+
+    def chunks():
+        yield json.dumps(claude()).encode() + b'\n{"messages": "'
+        for _ in range(50):
+            yield b"x" * 1_000_000
+        yield b'"}\n' + json.dumps(claude("Other?")).encode() + b"\n"
+
+    tracemalloc.start()
+    try:
+        report = validate_stream(chunks(), CLAUDE, role="validation", max_line_bytes=1_000_000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Then the line is reported, the next line keeps its number, and memory stayed a few MB
+    assert problems(report, "line_too_long") == [2]
+    assert report.records == 3
+    assert peak < 8_000_000
+
+
+def test_the_zip_handler_imports_nothing_beyond_boto3_pydantic_and_powertools():
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, lambdas.handlers.validate_dataset; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'torch', 'transformers', 'bert_score', 'langchain_aws', 'langchain_core', 'rich', 'moto', 'aws_cdk'}))"
+    )
+    repo_root = Path(__file__).resolve().parents[3]
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=repo_root)
+    assert result.stdout.strip() == "[]"
