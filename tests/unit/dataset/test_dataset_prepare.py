@@ -159,3 +159,13 @@ def test_billed_tokens_count_the_training_split_only(tmp_path):
     assert stats.estimated_billed_tokens is not None
     assert stats.estimated_billed_tokens < stats.total_tokens * 3
     assert stats.estimated_billed_tokens % 3 == 0
+
+
+def test_a_raw_json_array_is_parsed_only_up_to_a_size_bound(tmp_path, monkeypatch):
+    # Given a raw array bigger than the bound (lowered here to 1 kB)
+    monkeypatch.setattr("lambdas.dataset.prepare.RAW_ARRAY_MAX_BYTES", 1_000)
+    items = [{"question": f"Q{i}?", "answer": f"A{i}."} for i in range(100)]
+    report = prepare(json.dumps(items).encode(), CLAUDE, tmp_path, chunk=256).report
+    # Then it is rejected as a file-level problem pointing to JSONL, not parsed
+    assert [(p.line, p.code) for p in report.errors] == [(None, "raw_array_too_large")]
+    assert "JSON Lines" in report.errors[0].message
