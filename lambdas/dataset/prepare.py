@@ -209,10 +209,10 @@ def prepare_dataset(
     first_pass = iter(source())
     head = b""
     buffered: list[bytes] = []
-    for chunk in first_pass:
+    for chunk in first_pass:  # up to the first complete line (bounded), to read the first record whole
         buffered.append(chunk)
         head += chunk
-        if len(head) >= DETECT_BYTES:
+        if (len(head) >= DETECT_BYTES and b"\n" in head) or len(head) > options.max_line_bytes:
             break
     kind = detect_kind(head, options.qa_keys)
     stream = chain(buffered, first_pass)

@@ -169,3 +169,11 @@ def test_a_raw_json_array_is_parsed_only_up_to_a_size_bound(tmp_path, monkeypatc
     # Then it is rejected as a file-level problem pointing to JSONL, not parsed
     assert [(p.line, p.code) for p in report.errors] == [(None, "raw_array_too_large")]
     assert "JSON Lines" in report.errors[0].message
+
+
+def test_raw_qa_detection_reads_a_long_first_record_whole(tmp_path):
+    long_answer = "word " * 18_000  # 90 kB, past the first 64 kB read, within 32,000 tokens
+    data = json.dumps({"question": "Q?", "answer": long_answer}).encode() + b"\n" + qa_lines(60)
+    prepared = prepare(data, CLAUDE, tmp_path, chunk=65_536)
+    assert prepared.kind is DatasetKind.RAW_QA_JSONL
+    assert prepared.report.valid, prepared.report.errors
