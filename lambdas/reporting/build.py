@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from lambdas.contracts import RunState, RunStatus, StateError, StateName
 from lambdas.evaluation.results import EvaluationResult
 from lambdas.lifecycle.metrics import LossPoint, TrainingMetrics, epoch_means
+from lambdas.registry import Serving
 from lambdas.reporting.model import (
     CapacitySection,
     DatasetSection,
@@ -287,10 +288,16 @@ def _cleanup(state: RunState) -> list[str]:
         lines.append(f"{what} was already gone." if deleted.already_gone else f"Deleted {what}.")
     else:
         arn = created.arn if created else deleted.arn if deleted else "(unknown)"
+        kind = created.kind if created else deleted.kind if deleted else None
         reason = f" ({error_message(delete_error)[1]})" if delete_error else ""
+        command = (
+            f"aws bedrock delete-custom-model-deployment --custom-model-deployment-identifier {arn}"
+            if kind is Serving.CUSTOM_MODEL_DEPLOYMENT
+            else f"aws bedrock delete-provisioned-model-throughput --provisioned-model-id {arn}"
+        )
         lines.append(
             f"NOT DELETED: {arn}{reason}. It bills until deleted: the sweeper deletes expired capacity of this stack; "
-            f"delete it now with: aws bedrock delete-provisioned-model-throughput --provisioned-model-id {arn}"
+            f"delete it now with: {command}"
         )
     return lines
 

@@ -6,9 +6,10 @@ Every piece of text that comes from a user, a dataset or a model is escaped: ans
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Iterable
 
-from lambdas.contracts import RunStatus, ScoreSummary
+from lambdas.contracts import ScoreSummary
 from lambdas.evaluation.results import ScoredAnswer
 from lambdas.reporting.model import CapacitySection, EvaluationSection, Report
 from lambdas.reporting.svg import loss_curve_svg
@@ -241,6 +242,7 @@ details{font-size:.85rem;color:#374151} code{font-size:.85rem;word-break:break-a
 .notdeleted{color:#b91c1c;font-weight:700}
 figure{margin:8px 0;background:#fff;border:1px solid #e5e7eb;display:inline-block}
 figcaption{font-size:.85rem;color:#4b5563;padding:4px 8px}
+.questions td:nth-child(2){width:22%} .questions td:nth-child(3),.questions td:nth-child(4){width:37%}
 """
 
 
@@ -357,6 +359,10 @@ def render_html(report: Report) -> str:
     line_class = "notdeleted" if capacity is not None and capacity.deleted is False else ""
     parts.append(f"<h2>Inference capacity and cost{emulated_label}</h2>")
     parts.append(f'<p class="{line_class}">{_e(cost_line(capacity))}</p>')
+    settings = json.dumps(run.settings, indent=2, sort_keys=True)
+    parts.append(
+        f"<h2>Settings</h2><details><summary>the settings this run used</summary><pre>{_e(settings)}</pre></details>"
+    )
     parts.append("</main></body></html>")
     return "\n".join(parts)
 
@@ -377,7 +383,8 @@ def _html_evaluation(evaluation: EvaluationSection, emulated_label: str) -> str:
     out.append("</table>")
     if evaluation.items:
         out.append(
-            f"<h3>Per question{emulated_label}</h3><table><tr><th>#</th><th>question and reference</th>"
+            f'<h3>Per question{emulated_label}</h3><table class="questions"><tr><th>#</th>'
+            "<th>question and reference</th>"
             "<th>base answer</th><th>fine-tuned answer</th></tr>"
         )
         for item in evaluation.items:
@@ -401,7 +408,3 @@ def _html_answer(answer: ScoredAnswer) -> str:
             f'<div class="answer">{_e(answer.judge.reasoning)}</div></details>'
         )
     return f'<div class="answer">{_e(_answer_text(answer))}</div><p><strong>{scores}</strong></p>{reasoning}'
-
-
-def status_word(status: RunStatus) -> str:
-    return {RunStatus.SUCCEEDED: "succeeded", RunStatus.FAILED: "failed", RunStatus.REJECTED: "rejected"}[status]

@@ -157,3 +157,23 @@ def test_training_metrics_in_the_lifecycle_shape_and_a_looser_shape_are_both_rea
     assert metrics.validation_epoch_means[0].mean_loss == pytest.approx(2.5327, abs=1e-4)
     assert len(metrics.training) == 21
     assert parse_training_metrics("not an object") is None
+
+
+def test_an_undeleted_on_demand_deployment_gets_its_own_delete_command():
+    deployment = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/d1"
+    created = succeeded_state().create_inference_capacity.model_dump(mode="json")
+    state = with_updates(
+        succeeded_state(),
+        create_inference_capacity={
+            **created,
+            "kind": "custom-model-deployment",
+            "arn": deployment,
+            "model_units": None,
+        },
+        delete_inference_capacity=None,
+        errors={"DeleteInferenceCapacity": {"Error": "States.Timeout", "Cause": ""}},
+    )
+    line = next(line for line in build_report(state, now=T0).failure.cleanup if line.startswith("NOT DELETED"))
+    assert line.endswith(
+        f"aws bedrock delete-custom-model-deployment --custom-model-deployment-identifier {deployment}"
+    )
