@@ -93,7 +93,9 @@ class EmulatorServers:
 
     def start(self) -> EmulatorServers:
         for name, server in self._servers.items():
-            thread = threading.Thread(target=server.serve_forever, name=f"emulator-{name}", daemon=True)
+            thread = threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"emulator-{name}", daemon=True
+            )
             thread.start()
             self._threads.append(thread)
         return self
