@@ -12,6 +12,9 @@ class BedrockBehaviour:
     capacity_fails: bool = False  # the throughput / deployment ends Failed
     fine_tuned_converse_fails: bool = False  # every Converse call on the customized model fails
     throttle_one_in: int | None = None  # every n-th request (both endpoints) is answered ThrottlingException
+    # (operation, n): the first n requests of the operation are throttled, more than one Lambda attempt's client
+    # retries can absorb, so the state machine's own Retry has to carry the step
+    throttle_bursts: tuple[tuple[str, int], ...] = ()
 
 
 class Scenario(StrEnum):
@@ -45,7 +48,10 @@ class Scenario(StrEnum):
         if self is Scenario.EVAL_FAILURE:
             return BedrockBehaviour(fine_tuned_converse_fails=True)
         if self is Scenario.THROTTLING:
-            return BedrockBehaviour(throttle_one_in=3)
+            return BedrockBehaviour(
+                throttle_one_in=3,
+                throttle_bursts=(("CreateProvisionedModelThroughput", 12), ("CreateCustomModelDeployment", 12)),
+            )
         return BedrockBehaviour()
 
 
@@ -54,7 +60,10 @@ _DESCRIPTIONS = {
     Scenario.JOB_FAILURE: "the customization job fails during training",
     Scenario.CAPACITY_FAILURE: "the provisioned throughput / deployment fails while being created",
     Scenario.EVAL_FAILURE: "every Converse call on the fine-tuned model fails",
-    Scenario.THROTTLING: "Bedrock throttles one request in three; retries must carry the run",
+    Scenario.THROTTLING: (
+        "Bedrock throttles one request in three, and the capacity purchase until the client gives up; "
+        "retries must carry the run"
+    ),
     Scenario.STOP: "the execution is stopped while capacity exists; the execution-cleanup function deletes it",
     Scenario.STOP_EVENT_LOST: (
         "the execution is stopped while capacity exists and the cleanup event is lost; the sweeper must delete it"

@@ -7,6 +7,9 @@ Three places sleep during a run, and each is patched for the duration of a local
   patched wait blocks until the execution is no longer running, exactly as a real Wait is interrupted by a stop.
 * moto's retrier, ``retrier_decl.time.sleep`` (Retry intervals of Task states).
 * botocore's ``endpoint.time.sleep`` (client-side retry back-off after throttling or 5xx answers).
+* botocore's adaptive retry mode rate limiter (``botocore.retries.bucket.Clock`` and ``TokenBucket``, looked up by
+  ``botocore.retries.adaptive.register_retry_handler`` when a client is created): after a throttle it makes
+  requests wait for tokens; here it measures simulated time and its waits advance the clock.
 
 ``tests/unit/local/test_moto_internals.py`` fails, naming the internal, if a moto or botocore upgrade moves any of them.
 """
@@ -24,6 +27,7 @@ from tuner.local.simclock import SimulatedClock
 WAIT_FUNCTION_MODULE = "moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function"
 RETRIER_MODULE = "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl"
 BOTOCORE_ENDPOINT_MODULE = "botocore.endpoint"
+BOTOCORE_BUCKET_MODULE = "botocore.retries.bucket"
 
 HOLD_POLL_SECONDS = 0.05
 HOLD_LIMIT_SECONDS = 60.0
@@ -60,6 +64,36 @@ def _sleeping_time_module(compression: TimeCompression) -> types.SimpleNamespace
     return types.SimpleNamespace(sleep=compression.sleep)
 
 
+class _SimulatedBucketClock:
+    """``botocore.retries.bucket.Clock`` on the simulated clock."""
+
+    def __init__(self, compression: TimeCompression) -> None:
+        self._compression = compression
+
+    def sleep(self, amount: float) -> None:
+        self._compression.sleep(amount)
+
+    def current_time(self) -> float:
+        return self._compression.clock.now().timestamp()
+
+
+def _simulated_token_bucket(compression: TimeCompression, token_bucket: type) -> type:
+    class SimulatedTokenBucket(token_bucket):  # type: ignore[misc,valid-type]
+        """Waits for a token by advancing the simulated clock instead of blocking the thread."""
+
+        def _acquire(self, amount: float, block: bool) -> bool:
+            self._refill()
+            if amount > self._current_capacity:
+                if not block:
+                    return bool(super()._acquire(amount, block))  # raises CapacityNotAvailableError
+                compression.sleep(self._sleep_amount(amount))
+                self._refill()
+            self._current_capacity -= amount
+            return True
+
+    return SimulatedTokenBucket
+
+
 @contextmanager
 def compressed_time(clock: SimulatedClock) -> Iterator[TimeCompression]:
     import importlib
@@ -67,12 +101,14 @@ def compressed_time(clock: SimulatedClock) -> Iterator[TimeCompression]:
     wait_module = importlib.import_module(WAIT_FUNCTION_MODULE)
     retrier_module = importlib.import_module(RETRIER_MODULE)
     endpoint_module = importlib.import_module(BOTOCORE_ENDPOINT_MODULE)
+    bucket_module = importlib.import_module(BOTOCORE_BUCKET_MODULE)
     wait_function = wait_module.WaitFunction
 
     compression = TimeCompression(clock)
     original_wait = wait_function._wait_interval
     original_retrier_time = getattr(retrier_module, "time")  # noqa: B009
     original_endpoint_time = getattr(endpoint_module, "time")  # noqa: B009
+    original_clock, original_bucket = bucket_module.Clock, bucket_module.TokenBucket
 
     def _wait_interval(_self: Any, env: Any, wait_seconds: int) -> None:
         compression.wait_state(env, wait_seconds)
@@ -80,9 +116,12 @@ def compressed_time(clock: SimulatedClock) -> Iterator[TimeCompression]:
     wait_function._wait_interval = _wait_interval
     setattr(retrier_module, "time", _sleeping_time_module(compression))  # noqa: B010
     setattr(endpoint_module, "time", _sleeping_time_module(compression))  # noqa: B010
+    bucket_module.Clock = lambda: _SimulatedBucketClock(compression)
+    bucket_module.TokenBucket = _simulated_token_bucket(compression, original_bucket)
     try:
         yield compression
     finally:
         wait_function._wait_interval = original_wait
         setattr(retrier_module, "time", original_retrier_time)  # noqa: B010
         setattr(endpoint_module, "time", original_endpoint_time)  # noqa: B010
+        bucket_module.Clock, bucket_module.TokenBucket = original_clock, original_bucket

@@ -341,7 +341,7 @@ def test_eval_failure_scenario_fails_converse_on_the_fine_tuned_model_only(monke
         message = [{"role": "user", "content": [{"text": "hello"}]}]
         with pytest.raises(ClientError) as raised:
             runtime.converse(modelId=arn, messages=message)  # type: ignore[attr-defined]
-        assert raised.value.response["Error"]["Code"] == "ServiceUnavailableException"
+        assert raised.value.response["Error"]["Code"] == "AccessDeniedException"
         assert runtime.converse(modelId="amazon.nova-lite-v1:0", messages=message)["stopReason"] == "end_turn"  # type: ignore[attr-defined]
 
 

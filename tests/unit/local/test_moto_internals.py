@@ -13,7 +13,12 @@ import inspect
 import moto
 
 from tuner.local.lambda_adapter import LAMBDA_EVAL_UTILS_MODULE, PATCHED_FUNCTION
-from tuner.local.time_compression import BOTOCORE_ENDPOINT_MODULE, RETRIER_MODULE, WAIT_FUNCTION_MODULE
+from tuner.local.time_compression import (
+    BOTOCORE_BUCKET_MODULE,
+    BOTOCORE_ENDPOINT_MODULE,
+    RETRIER_MODULE,
+    WAIT_FUNCTION_MODULE,
+)
 
 
 def _fail(internal: str, why: str) -> str:
@@ -77,6 +82,22 @@ def test_botocore_retry_backoff_sleeps_through_the_module_time() -> None:
     assert getattr(module, "time", None) is not None, _fail(internal, "the module no longer imports time")
     source = inspect.getsource(module.Endpoint._needs_retry)
     assert "time.sleep(" in source, _fail(internal, "Endpoint._needs_retry no longer sleeps with time.sleep")
+
+
+def test_adaptive_retry_rate_limiter_builds_its_clock_and_bucket_from_the_module() -> None:
+    adaptive = importlib.import_module("botocore.retries.adaptive")
+    bucket = importlib.import_module(BOTOCORE_BUCKET_MODULE)
+    internal = f"{BOTOCORE_BUCKET_MODULE}.Clock/TokenBucket"
+    source = inspect.getsource(adaptive.register_retry_handler)
+    assert "bucket.Clock()" in source, _fail(internal, "register_retry_handler no longer calls bucket.Clock()")
+    assert "bucket.TokenBucket(" in source, _fail(
+        internal, "register_retry_handler no longer builds bucket.TokenBucket"
+    )
+    for private in ("_acquire", "_refill", "_sleep_amount"):
+        assert hasattr(bucket.TokenBucket, private), _fail(internal, f"TokenBucket.{private} no longer exists")
+    assert "_current_capacity" in inspect.getsource(bucket.TokenBucket._acquire), _fail(
+        internal, "TokenBucket._acquire no longer keeps _current_capacity"
+    )
 
 
 def test_moto_leaves_loopback_endpoints_alone() -> None:

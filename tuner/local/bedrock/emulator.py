@@ -169,6 +169,7 @@ class EmulatedBedrock:
         self.ledger = Ledger()
         self.calls: list[tuple[str, str]] = []  # (operation, actor) of every request, throttled ones included
         self.throttled = 0
+        self._burst_refused: dict[str, int] = {}
         self._jobs: dict[str, _Job] = {}
         self._models: dict[str, _CustomModel] = {}
         self._capacity: dict[str, _Capacity] = {}
@@ -181,8 +182,11 @@ class EmulatedBedrock:
     def dispatch(self, service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             self.calls.append((operation, self.actor()))
+            burst = dict(self.behaviour.throttle_bursts).get(operation, 0)
+            refused = self._burst_refused.get(operation, 0)
             every = self.behaviour.throttle_one_in
-            if every and len(self.calls) % every == 0:
+            if refused < burst or (every and len(self.calls) % every == 0):
+                self._burst_refused[operation] = refused + (refused < burst)
                 self.throttled += 1
                 raise ServiceError("ThrottlingException", "Too many requests, please wait before trying again.")
             self._advance()
@@ -723,9 +727,11 @@ class EmulatedBedrock:
         if status not in ("InService", "Active"):
             raise ServiceError("ValidationException", f"{capacity.name} is {status}, not ready for inference")
         if self.behaviour.fine_tuned_converse_fails:
+            # A persistent, non-retryable failure, as a missing bedrock:InvokeModel grant on the capacity gives.
             raise ServiceError(
-                "ServiceUnavailableException",
-                "Emulated failure (--simulate eval-failure): the fine-tuned model is unavailable",
+                "AccessDeniedException",
+                f"Emulated failure (--simulate eval-failure): not authorized to perform bedrock:InvokeModel on "
+                f"resource {capacity.arn}",
             )
         model = self._models[capacity.model_arn]
         pairs = self._training_pairs.get(model.job.training_uri)
