@@ -87,6 +87,8 @@ class RunResult:
     real_seconds: float
     notes: list[str] = field(default_factory=list)
     emulator_failures: list[str] = field(default_factory=list)
+    bedrock_calls: list[tuple[str, str]] = field(default_factory=list)  # (operation, caller) of every request
+    bedrock_throttled: int = 0  # requests the emulator answered with ThrottlingException
 
 
 class Observer:
@@ -279,6 +281,8 @@ class LocalRun:
             real_seconds=time.monotonic() - started,
             notes=self.notes,
             emulator_failures=failures,
+            bedrock_calls=list(emulator.calls),
+            bedrock_throttled=emulator.throttled,
         )
 
     def _aws_environment(self) -> dict[str, str | None]:
