@@ -164,12 +164,15 @@ def _quiet_logs(log_path: Path) -> Iterator[None]:
             item.propagate = False
             item.setLevel(logging.WARNING)
         registered = getattr(powertools_logger, "registered_handler", None)
-        saved_stream = registered.setStream(stream) if isinstance(registered, logging.StreamHandler) else None
+        handler = registered if isinstance(registered, logging.StreamHandler) else None
+        saved_stream = handler.stream if handler is not None else None
+        if handler is not None:
+            handler.stream = stream  # not setStream: that flushes the old stream, which may be closed by now
         try:
             yield
         finally:
-            if isinstance(registered, logging.StreamHandler) and saved_stream is not None:
-                registered.setStream(saved_stream)
+            if handler is not None:
+                handler.stream = saved_stream
             for item, handlers, propagate, level in saved_loggers:
                 item.handlers, item.propagate = handlers, propagate
                 item.setLevel(level)

@@ -1,0 +1,48 @@
+"""``python -m tuner run``: usage mistakes are one line and exit 2, before anything is synthesized or started."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tuner.cli import EXIT_USAGE, main
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    path = tmp_path / "data.jsonl"
+    path.write_text("{}\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["run", "missing.jsonl", "--local"], "missing.jsonl does not exist"),
+        (["run", "{dataset}", "--local", "--model", "acme.parrot-v1"], "unknown base model id 'acme.parrot-v1'"),
+        (["run", "{dataset}", "--local", "--simulate", "meteor"], "unknown scenario 'meteor'; choose one of: none,"),
+        (["run", "{dataset}"], "only --local runs are supported"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(
+    arguments: list[str], message: str, dataset: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main([argument.replace("{dataset}", str(dataset)) for argument in arguments])
+    captured = capsys.readouterr()
+    assert code == EXIT_USAGE
+    assert captured.err.startswith("error: ")
+    assert message in captured.err
+    assert len(captured.err.strip().splitlines()) == 1
+    assert "Traceback" not in captured.err + captured.out
+
+
+def test_a_model_that_cannot_be_served_as_configured_is_refused_before_a_run() -> None:
+    # Settings may say on-demand; Claude 3 Haiku cannot be served that way: say so instead of starting a run
+    from tuner.local.harness import LocalRunError, resolve_settings
+
+    with pytest.raises(LocalRunError, match="cannot be served on demand"):
+        resolve_settings("anthropic.claude-3-haiku-20240307-v1:0:200k", {"inference_mode": "on-demand"})
+    assert resolve_settings("amazon.nova-lite-v1:0:300k", {"inference_mode": "on-demand"})["inference_mode"] == (
+        "on-demand"
+    )
