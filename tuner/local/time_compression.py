@@ -78,7 +78,7 @@ class _SimulatedBucketClock:
 
 
 def _simulated_token_bucket(compression: TimeCompression, token_bucket: type) -> type:
-    class SimulatedTokenBucket(token_bucket):  # type: ignore[misc,valid-type]
+    class SimulatedTokenBucket(token_bucket):  # type: ignore[misc]
         """Waits for a token by advancing the simulated clock instead of blocking the thread."""
 
         def _acquire(self, amount: float, block: bool) -> bool:
@@ -108,7 +108,7 @@ def compressed_time(clock: SimulatedClock) -> Iterator[TimeCompression]:
     original_wait = wait_function._wait_interval
     original_retrier_time = getattr(retrier_module, "time")  # noqa: B009
     original_endpoint_time = getattr(endpoint_module, "time")  # noqa: B009
-    original_clock, original_bucket = bucket_module.Clock, bucket_module.TokenBucket
+    original_clock, original_bucket = getattr(bucket_module, "Clock"), getattr(bucket_module, "TokenBucket")  # noqa: B009
 
     def _wait_interval(_self: Any, env: Any, wait_seconds: int) -> None:
         compression.wait_state(env, wait_seconds)
@@ -116,12 +116,13 @@ def compressed_time(clock: SimulatedClock) -> Iterator[TimeCompression]:
     wait_function._wait_interval = _wait_interval
     setattr(retrier_module, "time", _sleeping_time_module(compression))  # noqa: B010
     setattr(endpoint_module, "time", _sleeping_time_module(compression))  # noqa: B010
-    bucket_module.Clock = lambda: _SimulatedBucketClock(compression)
-    bucket_module.TokenBucket = _simulated_token_bucket(compression, original_bucket)
+    setattr(bucket_module, "Clock", lambda: _SimulatedBucketClock(compression))  # noqa: B010
+    setattr(bucket_module, "TokenBucket", _simulated_token_bucket(compression, original_bucket))  # noqa: B010
     try:
         yield compression
     finally:
         wait_function._wait_interval = original_wait
         setattr(retrier_module, "time", original_retrier_time)  # noqa: B010
         setattr(endpoint_module, "time", original_endpoint_time)  # noqa: B010
-        bucket_module.Clock, bucket_module.TokenBucket = original_clock, original_bucket
+        setattr(bucket_module, "Clock", original_clock)  # noqa: B010
+        setattr(bucket_module, "TokenBucket", original_bucket)  # noqa: B010
