@@ -44,6 +44,7 @@ class ConsoleObserver(Observer):
             self._live.update(self._render())
             self._live.__exit__(None, None, None)
             self._live = None
+            self.console.print()
 
     def message(self, text: str) -> None:
         self._messages.append(text)
