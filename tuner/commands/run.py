@@ -12,16 +12,9 @@ import argparse
 from pathlib import Path
 
 from tuner.cli import EXIT_BAD_INPUT, EXIT_OK, UsageError
+from tuner.local.scenarios import Scenario
 
-SCENARIO_NAMES = (
-    "none",
-    "job-failure",
-    "capacity-failure",
-    "eval-failure",
-    "throttling",
-    "stop",
-    "stop-event-lost",
-)
+SCENARIO_NAMES = tuple(scenario.value for scenario in Scenario)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,6 +22,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "run",
         help="run the whole pipeline locally on an AWS emulator (--local)",
         description=__doc__,
+        epilog="scenarios (--simulate):\n"
+        + "\n".join(f"  {scenario.value:<17} {scenario.description}" for scenario in Scenario),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("file", type=Path, help="the dataset JSONL to drop into incoming/")
@@ -40,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--simulate",
         metavar="SCENARIO",
         default="none",
-        help=f"what goes wrong: {', '.join(SCENARIO_NAMES)} (default: none)",
+        help="what goes wrong (see below; default: none)",
     )
     parser.add_argument("--out", type=Path, metavar="DIR", help="where the artefacts go (default: runs/<run-id>/)")
     parser.add_argument("--quiet", action="store_true", help="no progress display, only the summary")
@@ -57,7 +52,6 @@ def run(args: argparse.Namespace) -> int:
 
     from tuner.local.harness import LocalRun, LocalRunError, RunRequest
     from tuner.local.progress import ConsoleObserver, print_summary
-    from tuner.local.scenarios import Scenario
 
     request = RunRequest(dataset=args.file, model_id=args.model, scenario=Scenario(args.simulate), out_dir=args.out)
     observer = ConsoleObserver(quiet=args.quiet)

@@ -43,7 +43,7 @@ from tuner.local.time_compression import compressed_time
 
 STACK_NAME = "FineTuningStack"
 CONTEXT_KEY = "fine_tuning"
-EXECUTION_LIMIT_SECONDS = 240.0  # real seconds; a run that takes longer is stuck, not slow
+EXECUTION_LIMIT_SECONDS = 480.0  # real seconds; a run that takes longer is stuck, not slow
 POLL_SECONDS = 0.05
 CLEANUP_HANDLERS = {"sweeper": "sweeper", "execution_cleanup": "execution-cleanup"}
 
