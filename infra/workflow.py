@@ -183,10 +183,18 @@ class FineTuningWorkflow(Construct):
             error="DatasetRejected",
             cause="The dataset was rejected before any Bedrock call; see runs/<run-id>/validation.json",
         )
+
+        # No report status (WriteReport itself failed) is a failed run, not a runtime error of the Choice.
+        def report_status_is(status: str) -> sfn.Condition:
+            return sfn.Condition.and_(
+                sfn.Condition.is_present("$.write_report.status"),
+                sfn.Condition.string_equals("$.write_report.status", status),
+            )
+
         outcome = (
             sfn.Choice(self, "RunOutcome?")
-            .when(sfn.Condition.string_equals("$.write_report.status", "SUCCEEDED"), succeeded)
-            .when(sfn.Condition.string_equals("$.write_report.status", "REJECTED"), rejected)
+            .when(report_status_is("SUCCEEDED"), succeeded)
+            .when(report_status_is("REJECTED"), rejected)
             .otherwise(failed)
         )
         notify.next(outcome)

@@ -124,3 +124,20 @@ def test_cdk_nag_fails_synthesis_on_an_unacknowledged_finding(tmp_path: Path) ->
     report = (tmp_path / "validation-report.json").read_text()
     assert "CarelessQueue" in report
     assert "AwsSolutions-SQS3" in report
+
+
+@pytest.mark.parametrize(
+    ("model_id", "region"),
+    [("amazon.nova-lite-v1:0:300k", "us-east-1"), ("anthropic.claude-3-haiku-20240307-v1:0:200k", "us-west-2")],
+)
+def test_synthesis_for_a_concrete_account_and_region_passes_cdk_nag(
+    model_id: str, region: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the environment `cdk deploy` sets when credentials are available (ARNs become literal, not tokens)
+    monkeypatch.setenv("CDK_DEFAULT_ACCOUNT", "123456789012")
+    monkeypatch.setenv("CDK_DEFAULT_REGION", region)
+    app, stack = build_app({"fine_tuning.base_model_id": model_id}, outdir=str(tmp_path))
+    # When synthesizing, then cdk-nag finds nothing unacknowledged and the template names the region literally
+    assembly = app.synth()
+    template = json.dumps(assembly.get_stack_artifact(stack.artifact_id).template)
+    assert f":bedrock:{region}:123456789012:provisioned-model/*" in template

@@ -161,7 +161,12 @@ def test_polling_waits_come_from_the_poll_results(definition: dict[str, Any]) ->
 def test_outcome_maps_the_report_status_to_the_execution_status(definition: dict[str, Any]) -> None:
     states = definition["States"]
     outcome = states["RunOutcome?"]
-    routes = {c["StringEquals"]: c["Next"] for c in outcome["Choices"]}
+    routes = {}
+    for choice in outcome["Choices"]:
+        present, equals = choice["And"]
+        # the status is checked for presence first: a run whose WriteReport failed has none, and must end Failed
+        assert present == {"Variable": "$.write_report.status", "IsPresent": True}
+        routes[equals["StringEquals"]] = choice["Next"]
     assert routes == {"SUCCEEDED": "Succeeded", "REJECTED": "Rejected"}
     assert outcome["Default"] == "Failed"
     assert states["Rejected"]["Type"] == "Fail"
