@@ -27,3 +27,8 @@ class CapacityFailedError(PipelineError):
 
 
 RETRYABLE_ERRORS = (TransientServiceError.__name__,)
+
+
+class EvaluationFailedError(PipelineError):
+    """A model could not answer enough test questions for a comparison to mean anything: the run fails (the
+    capacity is deleted by the Catch, and the answers that were produced stay saved under answers/)."""

@@ -13,7 +13,7 @@ from typing import Any
 from lambdas.clock import utc_now
 from lambdas.contracts import EvaluateModelsOutput, RunState
 from lambdas.dataset.formats import FormatError, evaluation_item
-from lambdas.errors import ConfigurationError
+from lambdas.errors import ConfigurationError, EvaluationFailedError
 from lambdas.evaluation.generation import Question, RetryPolicy, S3AnswerStore, generate_answers
 from lambdas.evaluation.judge import CorrectnessJudge
 from lambdas.evaluation.results import (
@@ -30,6 +30,9 @@ from lambdas.evaluation.results import (
 from lambdas.registry import ModelSpec
 
 BertScoreFn = Callable[[Sequence[str], Sequence[str]], list[BertScoreValue]]
+
+# Below this share of answered questions a model's mean score says nothing: the evaluation fails instead of reporting.
+MIN_ANSWERED_SHARE = 0.5
 
 
 def read_questions(s3: Any, bucket: str, key: str, spec: ModelSpec, limit: int) -> list[Question]:
@@ -87,6 +90,8 @@ def evaluate_models(
         out_of_time=out_of_time,
     )
 
+    require_enough_answers(questions, outcome.answers, models, answers_prefix=run.paths.answers_prefix)
+
     items = score_items(questions, outcome.answers, bertscore=bertscore, judge=judge, concurrency=settings.concurrency)
     result = EvaluationResult(
         run_id=run.run_id,
@@ -115,6 +120,32 @@ def evaluate_models(
         bertscore_model=result.bertscore_model,
         judge_model_id=result.judge_model_id,
     )
+
+
+def require_enough_answers(
+    questions: Sequence[Question],
+    answers: dict[tuple[ModelRole, int], GeneratedAnswer],
+    models: dict[ModelRole, str],
+    *,
+    answers_prefix: str,
+) -> None:
+    """Fails the step (before any scoring time is billed) when either model answered too few questions.
+
+    A fine-tuned model that cannot be invoked (no access, a broken deployment) would otherwise produce a "succeeded"
+    run with no scores; stopping here sends the run through the capacity delete to a FAILED report saying why.
+    """
+    if not questions:
+        raise EvaluationFailedError("the test split has no readable question to evaluate")
+    for role, model_id in models.items():
+        answered = [answers.get((role, q.index)) for q in questions]
+        ok = [a for a in answered if a is not None and a.text is not None]
+        if len(ok) < MIN_ANSWERED_SHARE * len(questions):
+            errors = [a.error for a in answered if a is not None and a.error]
+            first_error = errors[0] if errors else "no answer was produced"
+            raise EvaluationFailedError(
+                f"the {role.value.replace('_', '-')} model ({model_id}) answered {len(ok)} of {len(questions)} test "
+                f"questions; first error: {first_error}. Answers produced are kept under {answers_prefix}"
+            )
 
 
 def score_items(
