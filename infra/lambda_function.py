@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import jsii
-from aws_cdk import BundlingOptions, DockerImage, Duration, ILocalBundling, RemovalPolicy, Stack
+from aws_cdk import BundlingOptions, DockerImage, Duration, ILocalBundling, RemovalPolicy, Size, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -71,6 +71,7 @@ class PipelineFunction(Construct):
         image_code: lambda_.DockerImageCode | None = None,
         timeout: Duration | None = None,
         memory_size: int = 512,
+        ephemeral_storage_mib: int = 512,
         environment: dict[str, str] | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
     ) -> None:
@@ -101,6 +102,7 @@ class PipelineFunction(Construct):
             "role": self.role,
             "timeout": timeout or Duration.minutes(1),
             "memory_size": memory_size,
+            "ephemeral_storage_size": Size.mebibytes(ephemeral_storage_mib),
             "environment": env,
             "tracing": lambda_.Tracing.ACTIVE,
             "log_group": self.log_group,

@@ -78,7 +78,8 @@ class FineTuningStack(Stack):
             self,
             "Sweeper",
             interval=Duration.minutes(settings.sweeper_interval_minutes),
-            environment=environment,
+            # The cleanup also checks the ended execution belongs to this state machine (besides the rule's filter).
+            environment={**environment, "STATE_MACHINE_ARN": workflow.state_machine.state_machine_arn},
             state_machine=workflow.state_machine,
         )
         sweeper.grant_bedrock(state_machine=workflow.state_machine)

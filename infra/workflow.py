@@ -42,10 +42,14 @@ class StepSpec:
     description: str
     timeout: Duration
     memory_size: int = 512
+    ephemeral_storage_mib: int = 512
 
 
 STEPS = (
-    StepSpec(StateName.VALIDATE_DATASET, "Validates and prepares the dropped dataset", Duration.minutes(15), 1024),
+    # Splits are staged in /tmp before upload: room for the largest training file Bedrock accepts (10 GB).
+    StepSpec(
+        StateName.VALIDATE_DATASET, "Validates and prepares the dropped dataset", Duration.minutes(15), 1769, 10240
+    ),
     StepSpec(StateName.START_CUSTOMIZATION_JOB, "Starts the Bedrock model customization job", Duration.minutes(2)),
     StepSpec(StateName.POLL_CUSTOMIZATION_JOB, "Reads the customization job's status", Duration.minutes(1)),
     StepSpec(StateName.READ_TRAINING_METRICS, "Reads the job's training and validation loss", Duration.minutes(2)),
@@ -80,6 +84,7 @@ class FineTuningWorkflow(Construct):
                 layers=[layer],
                 timeout=spec.timeout,
                 memory_size=spec.memory_size,
+                ephemeral_storage_mib=spec.ephemeral_storage_mib,
                 environment=environment,
             )
             for spec in STEPS
