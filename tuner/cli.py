@@ -8,7 +8,9 @@ calls the function the command set with ``set_defaults(run=...)``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -42,3 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`... --json | head`): not an error of ours. Point stdout at devnull so the
+        # interpreter's final flush does not raise again, and exit as a broken-pipe write would.
+        # (stdout may not be a real file, e.g. captured: then there is nothing left to flush)
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
