@@ -9,8 +9,12 @@ with this project's streaming validator and two baselines written here for compa
 - naive baseline: the same checks in plain Python with no pydantic (plus reserved strings): a lower bound for any
   validator that parses every line with ``json.loads``.
 
+Each validator runs ``--repeat`` times per file, interleaved with the others so that load on a shared machine
+falls on all of them alike; the table shows the median time and the largest peak, and the last column compares
+this project's median with the AWS-style baseline's measured in the same run, for the validation alone and for the
+whole process (interpreter start and imports included).
 Peak memory is the child process's ``ru_maxrss`` (from ``os.wait4``, so each figure is that child's alone).
-Run: ``.venv/bin/python benchmarks/validate_throughput.py [--big-mb 250]``.
+Run: ``.venv/bin/python benchmarks/validate_throughput.py [--big-mb 250] [--repeat 5]``.
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ import argparse
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -177,44 +183,65 @@ def write_dataset(path: Path, *, records: int | None = None, target_bytes: int |
     return written
 
 
-def run_child(code: str, path: Path) -> tuple[int, float, str, float]:
-    """Run ``code`` in a fresh interpreter; return records, seconds (as the child measured), verdict, peak MB."""
+def run_child(code: str, path: Path) -> tuple[int, float, str, float, float]:
+    """Run ``code`` in a fresh interpreter.
+
+    Returns records, validation seconds (as the child measured them), verdict, peak MB and the whole process's wall
+    seconds (interpreter start and imports included).
+    """
+    started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-c", code, str(path), MODEL_ID], cwd=REPO, stdout=subprocess.PIPE, text=True
     )
     assert process.stdout is not None
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise SystemExit(f"child failed with exit code {process.returncode}")
     records, seconds, verdict = output.split(maxsplit=2)
-    return int(records), float(seconds), verdict.strip(), usage.ru_maxrss / 1024  # ru_maxrss is KiB on Linux
+    return int(records), float(seconds), verdict.strip(), usage.ru_maxrss / 1024, wall  # ru_maxrss is KiB on Linux
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--big-mb", type=int, default=250, help="size of the large file in MB (default 250)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per validator and file (default 5)")
     args = parser.parse_args()
+    if args.repeat < 1 or args.big_mb < 1:
+        parser.error("--repeat and --big-mb must be at least 1")
+    validators = (
+        ("ours (streaming)", OURS),
+        ("AWS-style baseline", AWS_STYLE_BASELINE),
+        ("naive baseline", NAIVE_BASELINE),
+    )
     with tempfile.TemporaryDirectory() as scratch:
         small = Path(scratch) / "haiku_10k.jsonl"
         big = Path(scratch) / f"haiku_{args.big_mb}mb.jsonl"
         write_dataset(small, records=10_000)
         write_dataset(big, target_bytes=args.big_mb * 1_000_000)
-        header = f"{'file':<22}{'MB':>8}{'validator':>26}{'records':>10}{'seconds':>9}{'records/s':>11}{'MB/s':>7}"
-        print(f"{header}{'peak MB':>9}")
+        print(f"median of {args.repeat} runs each, interleaved; peak = largest of the runs")
+        header = f"{'file':<22}{'MB':>8}{'validator':>21}{'records':>10}{'seconds':>9}{'records/s':>11}{'MB/s':>7}"
+        print(f"{header}{'peak MB':>9}{'vs AWS-style':>14}{'process s':>11}{'vs AWS-style':>14}")
         for path in (small, big):
             size_mb = path.stat().st_size / 1_000_000
-            validators = (
-                ("ours (streaming)", OURS),
-                ("AWS-style baseline", AWS_STYLE_BASELINE),
-                ("naive baseline", NAIVE_BASELINE),
-            )
-            for label, code in validators:
-                records, seconds, verdict, peak = run_child(code, path)
+            runs: dict[str, list[tuple[int, float, str, float, float]]] = {label: [] for label, _ in validators}
+            for _ in range(args.repeat):
+                for label, code in validators:
+                    runs[label].append(run_child(code, path))
+            medians = {label: statistics.median(run[1] for run in results) for label, results in runs.items()}
+            walls = {label: statistics.median(run[4] for run in results) for label, results in runs.items()}
+            for label, results in runs.items():
+                records, _, verdict, _, _ = results[0]
+                seconds = medians[label]
+                peak = max(run[3] for run in results)
+                speed = medians["AWS-style baseline"] / seconds
+                wall_speed = walls["AWS-style baseline"] / walls[label]
                 print(
-                    f"{path.name:<22}{size_mb:>8.1f}{label:>26}{records:>10,}{seconds:>9.2f}"
-                    f"{records / seconds:>11,.0f}{size_mb / seconds:>7.1f}{peak:>9.1f}   {verdict}"
+                    f"{path.name:<22}{size_mb:>8.1f}{label:>21}{records:>10,}{seconds:>9.3f}"
+                    f"{records / seconds:>11,.0f}{size_mb / seconds:>7.1f}{peak:>9.1f}{speed:>13.2f}x"
+                    f"{walls[label]:>11.3f}{wall_speed:>13.2f}x   {verdict}"
                 )
 
 

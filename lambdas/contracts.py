@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lambdas.dataset.report import Problem
 from lambdas.registry import Serving
 from lambdas.settings import PipelineSettings
 
@@ -108,12 +109,6 @@ class RunConfig(_Model):
     @property
     def paths(self) -> RunPaths:
         return RunPaths(run_id=self.run_id)
-
-
-class Problem(_Model):
-    line: int | None  # 1-based; None for file-level problems
-    code: str
-    message: str
 
 
 class ValidateDatasetOutput(_Model):

@@ -8,6 +8,7 @@ that is already well formed (the validator checks shape first and reports proble
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -24,6 +25,18 @@ Role = Literal["user", "assistant"]
 
 class FormatError(ValueError):
     """A record that cannot be read as (or written in) the model's format."""
+
+
+def parse_json(text: str | bytes) -> Any:
+    """``json.loads`` for text a user wrote: every way it can fail is a ``ValueError`` with a message.
+
+    ``json`` recurses once per nesting level, so a line like ``[[[[...`` a few thousand deep raises
+    ``RecursionError``; no record of any supported format nests more than a handful of levels.
+    """
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply to be a record (thousands of levels of [ or {)") from None
 
 
 class Turn(BaseModel):

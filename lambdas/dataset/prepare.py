@@ -24,7 +24,7 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from lambdas.dataset.formats import Turn, format_record, json_type
+from lambdas.dataset.formats import Turn, format_record, json_type, parse_json
 from lambdas.dataset.report import ErrorCode, SplitCounts, ValidationReport
 from lambdas.dataset.validator import (
     DEFAULT_MAX_LINE_BYTES,
@@ -82,7 +82,7 @@ def detect_kind(head: bytes, qa_keys: QaKeys) -> DatasetKind:
         return DatasetKind.JSON_ARRAY
     first_line = text.split("\n", 1)[0]
     try:
-        first = json.loads(first_line)
+        first = parse_json(first_line)
     except ValueError:
         return DatasetKind.MODEL_JSONL  # the validator reports the bad line
     if _looks_like_qa(first, qa_keys):
@@ -295,7 +295,7 @@ def _load_raw_array(stream: Iterable[bytes], validator: DatasetValidator, qa_key
             return None
     validator.bytes = len(data)
     try:
-        value = json.loads(bytes(data).removeprefix(UTF8_BOM))
+        value = parse_json(bytes(data).removeprefix(UTF8_BOM))
     except ValueError as error:
         validator.errors.add(
             None, ErrorCode.INVALID_JSON, f"the file starts like a JSON array but is not valid JSON: {error}"
@@ -334,7 +334,7 @@ def _record_lines(
         if not line.strip():
             continue
         if kind is DatasetKind.RAW_QA_JSONL:
-            yield _dump(qa_to_record(json.loads(line), options.qa_keys, options.system_prompt, spec))
+            yield _dump(qa_to_record(parse_json(line), options.qa_keys, options.system_prompt, spec))
         else:
             yield line
 

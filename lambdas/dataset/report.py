@@ -13,11 +13,19 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from lambdas.contracts import Problem
-
 Role = Literal["training", "validation"]
 
 KEEP_PER_CODE = 100
+
+
+class Problem(BaseModel):
+    """One problem found in a dataset; the state machine's validate output carries the first few."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    line: int | None  # 1-based; None for file-level problems
+    code: str
+    message: str
 
 
 class ErrorCode(StrEnum):

@@ -6,13 +6,12 @@ concurrently; scoring uses only the saved answers, the local BERTScore model and
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from lambdas.clock import utc_now
 from lambdas.contracts import EvaluateModelsOutput, RunState
-from lambdas.dataset.formats import FormatError, evaluation_item
+from lambdas.dataset.formats import FormatError, evaluation_item, parse_json
 from lambdas.errors import ConfigurationError, EvaluationFailedError
 from lambdas.evaluation.generation import Question, RetryPolicy, S3AnswerStore, generate_answers
 from lambdas.evaluation.judge import CorrectnessJudge
@@ -45,7 +44,7 @@ def read_questions(s3: Any, bucket: str, key: str, spec: ModelSpec, limit: int) 
         if not line.strip():
             continue
         try:
-            item = evaluation_item(json.loads(line), spec)
+            item = evaluation_item(parse_json(line), spec)
         except (ValueError, FormatError):
             continue
         questions.append(Question.from_item(len(questions), item))

@@ -11,7 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lambdas.contracts import Problem, RunStatus, ScoreSummary
+from lambdas.contracts import RunStatus, ScoreSummary
+from lambdas.dataset.report import Problem
 from lambdas.evaluation.results import EvaluatedItem
 from lambdas.lifecycle.metrics import EpochLoss, LossPoint
 from lambdas.registry import Serving

@@ -16,6 +16,7 @@ from pathlib import Path
 from statistics import fmean
 from typing import Any
 
+from lambdas.dataset.formats import parse_json
 from tuner.cli import EXIT_OK, UsageError
 
 DEFAULT_JUDGE_CONCURRENCY = 4
@@ -48,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def load_answers(path: Path, what: str) -> dict[str, str]:
     """``{question: answer}`` from a study-style file; any problem is a usage error naming the file."""
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = parse_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(f"{what} file {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as error:

@@ -171,6 +171,13 @@ def test_a_raw_json_array_is_parsed_only_up_to_a_size_bound(tmp_path, monkeypatc
     assert "JSON Lines" in report.errors[0].message
 
 
+def test_a_json_array_nested_too_deeply_is_rejected_not_a_crash(tmp_path):
+    prepared = prepare(b"[" * 50_000 + b"]" * 50_000, CLAUDE, tmp_path)
+    assert [(p.line, p.code) for p in prepared.report.errors] == [(None, "invalid_json")]
+    assert "nested too deeply" in prepared.report.errors[0].message
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
 def test_raw_qa_detection_reads_a_long_first_record_whole(tmp_path):
     long_answer = "word " * 18_000  # 90 kB, past the first 64 kB read, within 32,000 tokens
     data = json.dumps({"question": "Q?", "answer": long_answer}).encode() + b"\n" + qa_lines(60)

@@ -161,6 +161,46 @@ def test_invalid_json_names_line_and_column():
     assert "column" in report.errors[0].message
 
 
+def test_json_nested_too_deeply_is_invalid_json_not_a_crash():
+    # Given lines nested far past Python's recursion limit (an object, then an array)
+    deep_object = b'{"a":' * 50_000 + b"1" + b"}" * 50_000
+    deep_array = b"[" * 50_000 + b"]" * 50_000
+    report = check(lines_of(distinct_claude(38)) + deep_object + b"\n" + deep_array + b"\n")
+    # Then each is one invalid_json problem on its line, and the file is read to the end
+    assert problems(report, "invalid_json") == [39, 40]
+    assert "nested too deeply" in report.errors[0].message
+    assert report.records == 40
+
+
+def test_whitespace_around_a_record_is_fine_but_trailing_text_is_not():
+    records: list[Any] = distinct_claude(40)
+    records[1] = b"  " + json.dumps(records[1]).encode() + b" \t"
+    records[2] = json.dumps(records[2]).encode() + b" x"
+    report = check(lines_of(records))
+    assert [(problem.line, problem.code) for problem in report.errors] == [(3, "invalid_json")]
+    assert "Extra data" in report.errors[0].message
+
+
+@pytest.mark.parametrize(
+    ("spec", "text"),
+    [
+        (CLAUDE, "Say\nHuman: hi"),
+        (CLAUDE, "ok\nAssistant: done"),
+        (NOVA_LITE, "Bot: hi"),
+        (NOVA_LITE, "see <video> here"),
+        (NOVA_LITE, "stop [EOS] now"),
+    ],
+)
+def test_reserved_strings_are_found_in_otherwise_flawless_records(spec, text):
+    # Given a record that is well formed except for one reserved string in the answer (the validator's fast path)
+    if spec is CLAUDE:
+        report = check(with_bad_line(claude(answer=text), at=6))
+    else:
+        report = nova_file(nova(answer_blocks=[{"text": text}]), at=6)
+    # Then it is the one problem, on its line
+    assert [(problem.line, problem.code) for problem in report.errors] == [(6, "reserved_string")]
+
+
 def test_too_many_tokens():
     report = check(with_bad_line(claude(answer="x" * (32_000 * 3 + 3)), at=4))
     assert problems(report, "too_many_tokens") == [4]

@@ -69,11 +69,12 @@ def test_table_output_shows_both_models_side_by_side(capsys, offline_minilm):
     ("content", "message"),
     [
         ("not json", "is not JSON"),
+        ("[" * 50_000 + "]" * 50_000, "nested too deeply"),
         ('{"question": "q", "answer": "a"}', "must be a non-empty JSON list"),
         ('[{"question": "q"}]', 'item 1 needs string "question" and "answer"'),
         ('[{"question": "What does the sweeper delete?", "answer": "x"}]', "does not match the labels: 1 label"),
     ],
-    ids=["not-json", "not-a-list", "missing-answer", "mismatch"],
+    ids=["not-json", "too-deep", "not-a-list", "missing-answer", "mismatch"],
 )
 def test_bad_files_exit_2_with_one_line(tmp_path, capsys, content, message):
     bad = tmp_path / "bad.json"
