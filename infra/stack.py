@@ -73,6 +73,10 @@ class FineTuningStack(Stack):
             environment={**environment, "STATE_MACHINE_ARN": workflow.state_machine.state_machine_arn},
         )
         workflow.state_machine.grant_start_execution(trigger.handler.role)
+        # HeadObject only: tells an URL-encoded key in the event from a key that really contains "+" or "%".
+        trigger.handler.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(incoming)])
+        )
 
         sweeper = CapacitySweeper(
             self,

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas import aws
 from lambdas.observability import logger, tracer
-from lambdas.runs.start import DroppedObject, start_run
+from lambdas.runs.start import DroppedObject, resolve_key, start_run
 from lambdas.settings import RuntimeEnvironment
 
 
@@ -17,7 +17,7 @@ from lambdas.settings import RuntimeEnvironment
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     env = RuntimeEnvironment.from_environ()
     result = start_run(
-        DroppedObject.from_event(event),
+        resolve_key(DroppedObject.from_event(event), aws.client("s3")),
         settings=env.settings,
         stack_name=env.stack_name,
         state_machine_arn=env.state_machine_arn,

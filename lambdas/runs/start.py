@@ -6,6 +6,9 @@ import hashlib
 import json
 import re
 from typing import Any
+from urllib.parse import unquote_plus
+
+from botocore.exceptions import ClientError
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,6 +43,30 @@ class DroppedObject(BaseModel):
             etag=obj.get("etag"),
             size=obj.get("size"),
         )
+
+
+# What HeadObject answers for a key that does not exist: 404, or 403 when the caller may not list the bucket.
+_ABSENT = frozenset({"404", "403", "NoSuchKey", "NotFound", "AccessDenied", "Forbidden"})
+
+
+def resolve_key(obj: DroppedObject, s3: Any) -> DroppedObject:
+    """The object's real key: S3 URL-encodes keys in event notifications ("my data.jsonl" arrives as "my+data.jsonl").
+
+    Decoding is right for every encoded key, but would corrupt a key that really contains "+" or "%" if an event ever
+    carried it unencoded; when decoding changes the key, S3 is asked which of the two exists.
+    """
+    decoded = unquote_plus(obj.key)
+    if decoded == obj.key:
+        return obj
+    for candidate in (decoded, obj.key):
+        try:
+            s3.head_object(Bucket=obj.bucket, Key=candidate)
+        except ClientError as error:
+            if str(error.response.get("Error", {}).get("Code")) in _ABSENT:
+                continue
+            raise
+        return obj.model_copy(update={"key": candidate})
+    return obj.model_copy(update={"key": decoded})  # gone already: the validate step reports it by its real name
 
 
 class StartRunResult(BaseModel):

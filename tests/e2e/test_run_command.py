@@ -21,10 +21,14 @@ def _write(path: Path, lines: list[str]) -> Path:
 def test_a_successful_run_exits_0_and_prints_the_emulated_score_table(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    dataset = _write(tmp_path / "good.jsonl", [json.dumps(ON_DEMAND.record(q, a)) for q, a in qa_pairs(40)])
+    # A name that S3 URL-encodes in its event ("my good+data.jsonl" arrives as "my+good%2Bdata.jsonl")
+    records = [json.dumps(ON_DEMAND.record(q, a)) for q, a in qa_pairs(40)]
+    dataset = _write(tmp_path / "my good+data.jsonl", records)
     code = main(["run", str(dataset), "--local", "--quiet", "--out", str(tmp_path / "out")])
     output = capsys.readouterr().out
     assert code == EXIT_OK
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["run"]["source"].endswith("/incoming/my good+data.jsonl")
     assert "execution SUCCEEDED, report SUCCEEDED" in output
     assert "EMULATED" in output
     assert "fine-tuned (emulated)" in output

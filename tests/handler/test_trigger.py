@@ -67,6 +67,28 @@ def test_a_drop_starts_one_execution_named_after_the_object_version(
     assert state.run.emulated is False
 
 
+@pytest.mark.parametrize(
+    ("real_key", "event_key"),
+    [
+        ("incoming/my data.jsonl", "incoming/my+data.jsonl"),  # S3 encodes a space as "+"
+        ("incoming/c++ notes.jsonl", "incoming/c%2B%2B+notes.jsonl"),  # and a real "+" as %2B
+        ("incoming/c++.jsonl", "incoming/c++.jsonl"),  # an unencoded "+" is still found, by asking S3
+        ("incoming/100%.jsonl", "incoming/100%.jsonl"),  # so is an unencoded "%"
+    ],
+)
+def test_the_run_reads_the_real_key_behind_an_url_encoded_event_key(
+    state_machine: tuple[Any, str], lambda_context: Any, real_key: str, event_key: str
+) -> None:
+    sfn, _ = state_machine
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="data-bucket")
+    s3.put_object(Bucket="data-bucket", Key=real_key, Body=b"{}\n")
+    result = trigger.handler(_event(event_key), lambda_context)
+    assert result["started"] is True
+    document = json.loads(sfn.describe_execution(executionArn=result["execution_arn"])["input"])
+    assert document["run"]["source_key"] == real_key
+
+
 def test_a_duplicate_delivery_of_the_same_version_starts_nothing(
     state_machine: tuple[Any, str], lambda_context: Any
 ) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote_plus
 
 from tuner.local.simclock import iso
 from tuner.local.template import TemplateResolver
@@ -104,7 +105,13 @@ def _envelope(
 def object_created(
     bucket: str, key: str, *, size: int, etag: str, version_id: str | None, region: str, account: str, at: datetime
 ) -> dict[str, Any]:
-    obj: dict[str, Any] = {"key": key, "size": size, "etag": etag.strip('"'), "sequencer": uuid.uuid4().hex[:18]}
+    # S3 URL-encodes the key in its events, as form data ("my data.jsonl" -> "my+data.jsonl"), slashes kept.
+    obj: dict[str, Any] = {
+        "key": quote_plus(key, safe="/"),
+        "size": size,
+        "etag": etag.strip('"'),
+        "sequencer": uuid.uuid4().hex[:18],
+    }
     if version_id:
         obj["version-id"] = version_id
     detail = {
