@@ -16,6 +16,7 @@ from infra.nag import acknowledge_findings
 from infra.stack import FineTuningStack
 
 STACK_NAME = "FineTuningStack"
+CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
 
 def build_app(context: dict[str, Any] | None = None, outdir: str | None = None) -> tuple[App, FineTuningStack]:
@@ -42,8 +43,13 @@ def _fine_tuning_context(app: App, context: dict[str, Any] | None) -> dict[str, 
     The CDK CLI passes cdk.json and ``-c`` through ``CDK_CONTEXT_JSON``; ``python app.py`` alone does not, so
     cdk.json is read here too and both ways of synthesizing see the same settings.
     """
-    cdk_json = Path(__file__).resolve().parent.parent / "cdk.json"
-    file_context: dict[str, Any] = json.loads(cdk_json.read_text()).get("context", {}) if cdk_json.is_file() else {}
+    file_context: dict[str, Any] = {}
+    if CDK_JSON.is_file():
+        try:
+            document = json.loads(CDK_JSON.read_text(encoding="utf-8"))
+        except (ValueError, RecursionError) as error:  # the CDK CLI refuses such a file; `python app.py` must too
+            raise SettingsError(f"{CDK_JSON.name} is not valid JSON: {error}") from None
+        file_context = document.get("context", {}) if isinstance(document, dict) else {}
     keys = set(file_context) | set(context or {}) | set(json.loads(os.environ.get("CDK_CONTEXT_JSON") or "{}"))
     merged: dict[str, Any] = {}
     for key in sorted(keys):

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from lambdas.dataset.formats import parse_json
 from lambdas.settings import PipelineSettings
 
 CONTEXT_KEY = "fine_tuning"
@@ -22,23 +23,26 @@ class SettingsError(ValueError):
     """The configured settings are invalid; the message lists every problem with its setting name."""
 
 
-def _parse(value: Any) -> Any:
+def _parse(key: str, value: Any) -> Any:
+    """A context value as JSON where it is JSON (``-c`` values arrive as strings); other text stays text."""
     if isinstance(value, str):
         try:
-            return json.loads(value)
+            return parse_json(value)
         except json.JSONDecodeError:
-            return value
+            return value  # e.g. a model id
+        except ValueError as error:  # JSON, but nested thousands deep or with a number too long to read
+            raise SettingsError(f"invalid fine-tuning settings:\n  - {key}: {error}") from None
     return value
 
 
 def settings_from_context(context: Mapping[str, Any]) -> PipelineSettings:
-    raw = _parse(context.get(CONTEXT_KEY, {}))
+    raw = _parse(CONTEXT_KEY, context.get(CONTEXT_KEY, {}))
     if not isinstance(raw, dict):
         raise SettingsError(f"context '{CONTEXT_KEY}' must be a JSON object, got {type(raw).__name__}")
     merged = dict(raw)
     for key, value in context.items():
         if key.startswith(f"{CONTEXT_KEY}."):
-            merged[key.removeprefix(f"{CONTEXT_KEY}.")] = _parse(value)
+            merged[key.removeprefix(f"{CONTEXT_KEY}.")] = _parse(key, value)
     try:
         return PipelineSettings.model_validate(merged)
     except ValidationError as error:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from lambdas.dataset.formats import lone_surrogate_in
 from lambdas.registry import DEFAULT_BASE_MODEL_ID, ModelSpec, get_model, resolve_serving
 
 InferenceMode = Literal["provisioned", "on-demand", "auto"]
@@ -24,7 +25,21 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # JSON settings can spell NaN and Infinity (or 1e999); no setting means either.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_is_unicode(cls, data: Any) -> Any:
+        """A ``\\ud800``-style escape in JSON is half of a surrogate pair, not text: the settings could not be
+        serialized into the functions' environment, so say which setting holds it instead of a traceback."""
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if lone_surrogate_in(value):
+                    raise ValueError(
+                        f"{key} holds half of a UTF-16 surrogate pair (a \\uD800-\\uDFFF escape), not text"
+                    )
+        return data
 
 
 class SplitSettings(_Strict):
@@ -46,6 +61,12 @@ class QaKeys(_Strict):
 
     question: str = "question"
     answer: str = "answer"
+
+    @model_validator(mode="after")
+    def _distinct(self) -> QaKeys:
+        if self.question == self.answer:
+            raise ValueError(f"the question and answer keys must differ (both are {self.question!r})")
+        return self
 
 
 class EvaluationSettings(_Strict):

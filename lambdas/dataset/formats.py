@@ -9,7 +9,8 @@ that is already well formed (the validator checks shape first and reports proble
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -21,6 +22,12 @@ BEDROCK_CONVERSATION_SCHEMA = "bedrock-conversation-2024"
 PROMPT_SYSTEM_SEPARATOR = "\n\n"
 
 Role = Literal["user", "assistant"]
+
+# A message quotes what it found, cut to this many characters: a record may hold megabytes where a short string
+# belongs, and the first problems travel in the Step Functions payload (256 KB at most).
+SHOWN_CHARACTERS = 80
+SHOWN_KEYS = 10
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class FormatError(ValueError):
@@ -37,6 +44,51 @@ def parse_json(text: str | bytes) -> Any:
         return json.loads(text)
     except RecursionError:
         raise ValueError("the JSON is nested too deeply to be a record (thousands of levels of [ or {)") from None
+    except ValueError as error:
+        if isinstance(error, json.JSONDecodeError) or "integer string conversion" not in str(error):
+            raise
+        # Python's own wording would advise sys.set_int_max_str_digits(), which is no help to the file's author
+        raise ValueError("a number has more than 4,300 digits") from None
+
+
+def lone_surrogate_in(value: Any) -> bool:
+    """True when a string in ``value`` (keys included) holds half of a UTF-16 surrogate pair.
+
+    JSON can spell one (``"\\ud800"``) and ``json`` reads it into a ``str``, but it is not a character: such text
+    cannot be written as UTF-8, so it would fail whichever step saves it, after the training it went into was paid.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
+def shown(value: Any) -> str:
+    """A value as a message quotes it: strings and numbers in ``repr``, cut short; arrays and objects by type."""
+    if isinstance(value, (list, dict)):
+        return json_type(value)
+    return _cut(repr(value))
+
+
+def shown_keys(keys: Iterable[str], *, quoted: bool = False) -> str:
+    """Up to ``SHOWN_KEYS`` key names for a message, each cut short, and how many more there are."""
+    names = [shown(key) if quoted or not key.isprintable() else _cut(key) for key in keys]
+    if not names:
+        return "none"
+    listed = ", ".join(names[:SHOWN_KEYS])
+    return listed if len(names) <= SHOWN_KEYS else f"{listed} and {len(names) - SHOWN_KEYS:,} more"
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= SHOWN_CHARACTERS else f"{text[:SHOWN_CHARACTERS]}..."
 
 
 class Turn(BaseModel):

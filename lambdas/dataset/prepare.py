@@ -22,12 +22,13 @@ from itertools import chain
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
-from lambdas.dataset.formats import Turn, format_record, json_type, parse_json
+from lambdas.dataset.formats import Turn, format_record, json_type, lone_surrogate_in, parse_json, shown_keys
 from lambdas.dataset.report import ErrorCode, SplitCounts, ValidationReport
 from lambdas.dataset.validator import (
     DEFAULT_MAX_LINE_BYTES,
+    LONE_SURROGATE_MESSAGE,
     NOT_A_RECORD,
     UTF8_BOM,
     DatasetValidator,
@@ -61,6 +62,13 @@ class PreparationOptions(BaseModel):
     epochs: int | None = None
     price_per_1k_tokens: float | None = None
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+
+    @field_validator("system_prompt")
+    @classmethod
+    def _system_prompt_is_text(cls, value: str | None) -> str | None:
+        if lone_surrogate_in(value):  # e.g. bytes that are not UTF-8 on the command line
+            raise ValueError("the system prompt is not valid text: it holds half of a UTF-16 surrogate pair")
+        return value
 
 
 class PreparedDataset(BaseModel):
@@ -180,7 +188,7 @@ def qa_to_record(item: Any, keys: QaKeys, system_prompt: str | None, spec: Model
         return QaProblem(ErrorCode.NOT_AN_OBJECT, f"each question/answer item must be an object, not {json_type(item)}")
     missing = [key for key in (keys.question, keys.answer) if key not in item]
     if missing:
-        present = ", ".join(sorted(item)) or "none"
+        present = shown_keys(sorted(item))
         return QaProblem(
             ErrorCode.MISSING_FIELD,
             f"the item has no {' or '.join(repr(key) for key in missing)} (keys present: {present}); "
@@ -272,6 +280,9 @@ def prepare_dataset(
 
 
 def _check_qa(validator: DatasetValidator, line: int, item: Any, options: PreparationOptions, spec: ModelSpec) -> None:
+    if lone_surrogate_in(item):  # a JSONL line was checked as it was read; an item of a JSON array was not
+        validator.errors.add(line, ErrorCode.LONE_SURROGATE, LONE_SURROGATE_MESSAGE)
+        return
     record = qa_to_record(item, options.qa_keys, options.system_prompt, spec)
     if isinstance(record, QaProblem):
         validator.errors.add(line, record.code, record.message)
@@ -306,7 +317,7 @@ def _load_raw_array(stream: Iterable[bytes], validator: DatasetValidator, qa_key
         return value
     first_keys = ""
     if isinstance(value, list) and value and isinstance(value[0], dict):
-        first_keys = f"; its first item has keys: {', '.join(sorted(value[0]))}"
+        first_keys = f"; its first item has keys: {shown_keys(sorted(value[0]))}"
     validator.errors.add(
         None,
         ErrorCode.JSON_ARRAY_NOT_JSONL,

@@ -59,6 +59,7 @@ class ErrorCode(StrEnum):
     LINE_TOO_LONG = "line_too_long"
     RAW_ARRAY_TOO_LARGE = "raw_array_too_large"
     EMPTY_FILE = "empty_file"
+    LONE_SURROGATE = "lone_surrogate"
 
 
 class WarningCode(StrEnum):

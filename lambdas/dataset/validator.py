@@ -17,7 +17,14 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, cast
 
-from lambdas.dataset.formats import BEDROCK_CONVERSATION_SCHEMA, json_type, parse_json
+from lambdas.dataset.formats import (
+    BEDROCK_CONVERSATION_SCHEMA,
+    json_type,
+    lone_surrogate_in,
+    parse_json,
+    shown,
+    shown_keys,
+)
 from lambdas.dataset.report import (
     DatasetStats,
     ErrorCode,
@@ -47,6 +54,7 @@ UNBALANCED_MIN_TOKENS = 200
 UNBALANCED_MIN_RECORDS = 10
 
 UTF8_BOM = b"\xef\xbb\xbf"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _NEWLINE = ord("\n")
 # The C scanner that json.loads ends in: called directly for the common line (no surrounding whitespace) it skips
 # json.loads' argument handling, two regex matches and two Python frames per line; a line it does not read whole
@@ -54,6 +62,12 @@ _NEWLINE = ord("\n")
 _scan_json: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(cast(Any, json.JSONDecoder()))
 
 NOT_A_RECORD: Any = object()  # parse_line's answer for a line that could not be read as JSON
+# A \uD800-\uDFFF escape: only a line holding one can decode to half of a surrogate pair (then checked in full).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+LONE_SURROGATE_MESSAGE = (
+    "a string holds a \\uD800-\\uDFFF escape that is half of a UTF-16 surrogate pair, not a character; it cannot "
+    "be saved as UTF-8, so the run would fail after training. Remove it, or write the character itself"
+)
 
 _Parts = tuple[str | None, tuple[str, ...], tuple[str, ...]]  # system prompt, prompt turns, final answer
 
@@ -217,6 +231,13 @@ class DatasetValidator:
             self.line_too_long(line_number)
             return NOT_A_RECORD
         self.bytes += len(raw) + 1
+        if line_number == 1 and raw.startswith(UTF16_BOMS):
+            # Every line would be not_utf8 or invalid_json: one problem, with its cause, instead
+            self.errors.add(
+                1, ErrorCode.NOT_UTF8, "the file is UTF-16 (it starts with a UTF-16 byte order mark); save it as UTF-8"
+            )
+            self.stopped = True
+            return NOT_A_RECORD
         if line_number == 1 and raw.startswith(UTF8_BOM):
             self.errors.add(
                 1, ErrorCode.BOM, "the file starts with a UTF-8 byte order mark; save it as UTF-8 without BOM"
@@ -249,6 +270,9 @@ class DatasetValidator:
             value = self._decode_slowly(line_number, text)
             if value is NOT_A_RECORD:
                 return NOT_A_RECORD
+        if _SURROGATE_ESCAPE.search(raw) and lone_surrogate_in(value):
+            self.errors.add(line_number, ErrorCode.LONE_SURROGATE, LONE_SURROGATE_MESSAGE)
+            return NOT_A_RECORD
         self._line_key = hash(raw)  # identifies the record for duplicate detection (see _check_duplicates)
         return value
 
@@ -404,7 +428,7 @@ class DatasetValidator:
             self.errors.add(
                 line,
                 ErrorCode.BAD_SCHEMA_VERSION,
-                f'"schemaVersion" is {record["schemaVersion"]!r}; it must be "{BEDROCK_CONVERSATION_SCHEMA}"',
+                f'"schemaVersion" is {shown(record["schemaVersion"])}; it must be "{BEDROCK_CONVERSATION_SCHEMA}"',
             )
         if "system" in record:
             system_text = self._system_text(line, record["system"], converse)
@@ -412,7 +436,7 @@ class DatasetValidator:
                 characters += len(system_text)
                 self._check_reserved(line, system_text, "the system prompt")
         if "messages" not in record:
-            present = ", ".join(sorted(record)) or "none"
+            present = shown_keys(sorted(record))
             self.errors.add(
                 line,
                 ErrorCode.MISSING_MESSAGES,
@@ -482,8 +506,8 @@ class DatasetValidator:
             self._unknown_keys(line, unknown, where, _MESSAGE_KEYS)
         role = message.get("role")
         if role not in ("user", "assistant"):
-            shown = "missing" if "role" not in message else repr(role)
-            self.errors.add(line, ErrorCode.BAD_ROLE, f'{where} role is {shown}; it must be "user" or "assistant"')
+            found = "missing" if "role" not in message else shown(role)
+            self.errors.add(line, ErrorCode.BAD_ROLE, f'{where} role is {found}; it must be "user" or "assistant"')
             role = None
         if "content" not in message:
             self.errors.add(line, ErrorCode.EMPTY_CONTENT, f'{where} has no "content"')
@@ -581,7 +605,7 @@ class DatasetValidator:
                 )
 
     def _unknown_keys(self, line: int, unknown: list[str], where: str, allowed: frozenset[str]) -> None:
-        names = ", ".join(repr(key) for key in unknown)
+        names = shown_keys(unknown, quoted=True)
         self.errors.add(line, ErrorCode.UNKNOWN_KEY, f"{where} has {names}; allowed keys: {', '.join(sorted(allowed))}")
 
     def _measure(self, line: int, characters: int, parts: _Parts | None) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from collections.abc import Iterable
 
 from lambdas.contracts import ScoreSummary
@@ -29,7 +30,7 @@ def fmt_score(value: float | None, digits: int = 2) -> str:
 
 
 def fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
+    if seconds is None or not math.isfinite(seconds):  # NaN / Infinity only from a hand-edited report.json
         return "unknown"
     minutes, secs = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)

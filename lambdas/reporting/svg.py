@@ -19,6 +19,7 @@ MARGIN_RIGHT = 24
 MARGIN_TOP = 48
 MARGIN_BOTTOM = 56
 
+MAX_TICKS = 50  # nice_step aims at 6; more means the values defeat the axis
 TRAINING_COLOUR = "#1f77b4"
 VALIDATION_COLOUR = "#d62728"
 EMULATED_COLOUR = "#b45309"
@@ -34,14 +35,37 @@ class _Series:
 
 def nice_step(span: float, target_ticks: int = 6) -> float:
     """A round tick step (1, 2, 2.5 or 5 times a power of ten) giving about ``target_ticks`` ticks over ``span``."""
-    if span <= 0 or not math.isfinite(span):
-        return 1.0
     raw = span / target_ticks
+    if not (raw > 0 and math.isfinite(raw)):  # also a span so small that dividing it underflows to 0
+        return 1.0
     magnitude = 10.0 ** math.floor(math.log10(raw))
+    if magnitude <= 0:
+        return 1.0
     for factor in (1, 2, 2.5, 5, 10):
         if raw <= factor * magnitude:
             return float(factor * magnitude)
     return 10.0 * magnitude
+
+
+def loss_axis(losses: Sequence[float]) -> tuple[float, float, float] | None:
+    """(bottom, top, tick step) of the loss axis, from 0 or below; None when the values cannot be drawn: NaN,
+    infinite, or so large that the axis overflows or one step no longer moves a tick (report.json is editable)."""
+    if not all(math.isfinite(loss) for loss in losses):
+        return None
+    top_raw = max(losses)
+    bottom_raw = min(0.0, *losses)
+    step = nice_step(top_raw - bottom_raw)
+    try:
+        bottom = math.floor(bottom_raw / step) * step
+        top = math.ceil(top_raw / step) * step
+    except OverflowError:
+        return None
+    if top <= bottom:
+        top = bottom + step
+    ticks = (top - bottom) / step
+    if not (top > bottom and ticks <= MAX_TICKS):
+        return None
+    return bottom, top, step
 
 
 def _fmt(value: float) -> str:
@@ -73,24 +97,21 @@ def loss_curve_svg(
     all_points = [point for entry in series for point in entry.points]
     plot_left, plot_right = MARGIN_LEFT, WIDTH - MARGIN_RIGHT
     plot_top, plot_bottom = MARGIN_TOP, HEIGHT - MARGIN_BOTTOM
-    if not all_points:
-        out.append(
-            f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle" fill="#666">'
-            "No loss metrics were recorded for this run.</text>"
+    axis = loss_axis([point.mean_loss for point in all_points]) if all_points else None
+    if axis is None:
+        note = (
+            "The loss values cannot be plotted (not finite, or far too large)."
+            if all_points
+            else "No loss metrics were recorded for this run."
         )
+        out.append(f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle" fill="#666">{note}</text>')
         out.extend(_emulated_stamp(emulated))
         out.append("</svg>")
         return "\n".join(out)
 
     epochs = sorted({point.epoch for point in all_points})
     x_min, x_max = epochs[0], epochs[-1]
-    y_top_raw = max(point.mean_loss for point in all_points)
-    y_bottom_raw = min(0.0, *(point.mean_loss for point in all_points))
-    step = nice_step(y_top_raw - y_bottom_raw)
-    y_min = math.floor(y_bottom_raw / step) * step
-    y_max = math.ceil(y_top_raw / step) * step
-    if y_max <= y_min:
-        y_max = y_min + step
+    y_min, y_max, step = axis
 
     def x_of(epoch: float) -> float:
         if x_max == x_min:
@@ -101,12 +122,11 @@ def loss_curve_svg(
         return plot_bottom - (loss - y_min) / (y_max - y_min) * (plot_bottom - plot_top)
 
     # grid and y ticks
-    tick = y_min
-    while tick <= y_max + step / 1000:
+    for index in range(round((y_max - y_min) / step) + 1):
+        tick = y_min + index * step
         y = y_of(tick)
         out.append(f'<line x1="{plot_left}" y1="{y:.1f}" x2="{plot_right}" y2="{y:.1f}" stroke="#e5e7eb"/>')
         out.append(f'<text x="{plot_left - 8}" y="{y + 4:.1f}" text-anchor="end">{_fmt(tick)}</text>')
-        tick += step
     # x ticks: every epoch when there are few, otherwise about ten
     stride = max(1, math.ceil(len(epochs) / 10))
     for epoch in epochs[::stride]:

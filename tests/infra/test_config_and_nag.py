@@ -45,6 +45,19 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
         ({"fine_tuning": {"split": {"validation_fraction": 0.5, "test_fraction": 0.5}}}, "at least 10% of records"),
         ({"fine_tuning": {"colour": "blue"}}, "fine_tuning.colour: Extra inputs are not permitted"),
         ({"fine_tuning": "[1, 2]"}, "must be a JSON object"),
+        # -c values are parsed as JSON: each of these raised a traceback or passed where it should not
+        ({"fine_tuning.hyperparameters": "[" * 50_000}, "fine_tuning.hyperparameters: the JSON is nested too deeply"),
+        ({"fine_tuning.provisioned_model_units": "9" * 5_000}, "a number has more than 4,300 digits"),
+        (
+            {"fine_tuning.prices": '{"training_usd_per_1k_tokens": Infinity}'},
+            "fine_tuning.prices.training_usd_per_1k_tokens: Input should be a finite number",
+        ),
+        ({"fine_tuning.capacity_max_lifetime_hours": "NaN"}, "capacity_max_lifetime_hours: Input should be a finite"),
+        ({"fine_tuning.system_prompt": '"Be brief \\ud800"'}, "system_prompt holds half of a UTF-16 surrogate pair"),
+        (
+            {"fine_tuning.qa_keys": '{"question": "text", "answer": "text"}'},
+            "fine_tuning.qa_keys: the question and answer keys must differ (both are 'text')",
+        ),
     ],
 )
 def test_invalid_settings_are_rejected_with_the_setting_named(context: dict[str, object], expected: str) -> None:
@@ -81,6 +94,17 @@ def test_synth_of_an_invalid_setting_exits_1_with_a_message_and_no_traceback(tmp
     assert "epochCount=99 is outside" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "manifest.json").exists()
+
+
+def test_a_cdk_json_that_is_not_json_fails_synthesis_with_a_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `python app.py` reads cdk.json itself (the CDK CLI, which would refuse it, is not involved)
+    broken = tmp_path / "cdk.json"
+    broken.write_text('{, "context": {}}')
+    monkeypatch.setattr("infra.app.CDK_JSON", broken)
+    with pytest.raises(SettingsError, match=r"cdk.json is not valid JSON: Expecting property name .* column 2"):
+        build_app()
 
 
 def test_a_model_outside_the_target_region_fails_synthesis(monkeypatch: pytest.MonkeyPatch) -> None:

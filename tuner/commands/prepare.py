@@ -11,11 +11,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from lambdas.dataset.prepare import PreparationOptions, prepare_dataset
+from lambdas.dataset.prepare import SPLIT_FILE_NAMES, PreparationOptions, prepare_dataset
 from lambdas.dataset.validator import file_chunks
 from lambdas.settings import QaKeys, SplitSettings
 from tuner.cli import EXIT_BAD_INPUT, EXIT_OK, UsageError
-from tuner.commands.validate import default_epochs, existing_file, model_from, summary
+from tuner.commands.validate import default_epochs, existing_file, model_from, price, summary
 
 _DEFAULT_SPLIT = SplitSettings()
 _DEFAULT_KEYS = QaKeys()
@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--answer-key", default=_DEFAULT_KEYS.answer, help="key of the answer (default %(default)s)")
     parser.add_argument("--epochs", type=int, help="epochs for the billed-token estimate (default: the model's)")
-    parser.add_argument("--price-per-1k-tokens", type=float, help="training price in USD per 1,000 tokens")
+    parser.add_argument("--price-per-1k-tokens", type=price, help="training price in USD per 1,000 tokens")
     parser.set_defaults(run=run)
 
 
@@ -48,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
     raw = existing_file(args.raw)
     if args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out {args.out}: exists and is not a directory")
+    for name in SPLIT_FILE_NAMES.values():
+        if (args.out / name).exists() and (args.out / name).samefile(raw):
+            raise UsageError(f"--out {args.out}: {name} there is {raw} itself, which preparing would overwrite")
     try:
         options = PreparationOptions(
             qa_keys=QaKeys(question=args.question_key, answer=args.answer_key),

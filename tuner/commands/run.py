@@ -49,6 +49,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown scenario {args.simulate!r}; choose one of: {', '.join(SCENARIO_NAMES)}")
     if not args.file.is_file():
         raise UsageError(f"{args.file} does not exist or is not a file")
+    if args.out is not None:
+        if args.out.exists() and not args.out.is_dir():
+            raise UsageError(f"--out {args.out}: exists and is not a directory")
+        try:  # here, not as a traceback once the stack is synthesized
+            args.out.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UsageError(f"--out {args.out}: {error.strerror or error}") from None
 
     from tuner.local.harness import LocalRun, LocalRunError, RunRequest
     from tuner.local.progress import ConsoleObserver, print_summary

@@ -16,7 +16,7 @@ from pathlib import Path
 from statistics import fmean
 from typing import Any
 
-from lambdas.dataset.formats import parse_json
+from lambdas.dataset.formats import lone_surrogate_in, parse_json
 from tuner.cli import EXIT_OK, UsageError
 
 DEFAULT_JUDGE_CONCURRENCY = 4
@@ -66,6 +66,11 @@ def load_answers(path: Path, what: str) -> dict[str, str]:
             or not isinstance(entry.get("answer"), str)
         ):
             raise UsageError(f'{what} file {path}: item {position} needs string "question" and "answer" fields')
+        if lone_surrogate_in([entry["question"], entry["answer"]]):  # no tokenizer (nor UTF-8) can take it
+            raise UsageError(
+                f"{what} file {path}: item {position} holds a \\uD800-\\uDFFF escape that is half of a UTF-16 "
+                "surrogate pair, not a character"
+            )
         question = entry["question"].strip()
         if question in answers:
             raise UsageError(f"{what} file {path}: item {position} repeats the question {question[:60]!r}")

@@ -1,14 +1,22 @@
 """``python -m tuner sweep``: find and delete this stack's inference capacity that outlived its maximum lifetime.
 
 The same code the scheduled sweeper Lambda runs, against whatever AWS account and region the standard configuration
-points at (``AWS_PROFILE``, ``AWS_REGION``...). Use ``--dry-run`` first: it lists what would be deleted.
+points at (``AWS_PROFILE``, ``AWS_DEFAULT_REGION``...). Use ``--dry-run`` first: it lists what would be deleted.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 
-from botocore.exceptions import NoCredentialsError, NoRegionError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    InvalidRegionError,
+    NoCredentialsError,
+    NoRegionError,
+    ProfileNotFound,
+)
 
 from lambdas import aws
 from lambdas.errors import PipelineError
@@ -56,8 +64,8 @@ def _print(result: SweepResult) -> None:
 
 def run(args: argparse.Namespace) -> int:
     max_age = PipelineSettings().capacity_max_lifetime_hours if args.max_age_hours is None else args.max_age_hours
-    if max_age < 0:
-        raise UsageError("--max-age-hours must be 0 or more")
+    if not math.isfinite(max_age) or max_age < 0:  # NaN would compare false with every age: all "expired"
+        raise UsageError("--max-age-hours must be 0 or more (a number of hours)")
     try:
         result = sweep_expired_capacity(
             aws.client("bedrock"),
@@ -66,10 +74,14 @@ def run(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             raise_on_failure=False,
         )
-    except (NoCredentialsError, NoRegionError) as error:
-        raise UsageError(f"{error}: configure AWS credentials and a region (e.g. AWS_PROFILE, AWS_REGION)") from None
+    except (NoCredentialsError, NoRegionError, ProfileNotFound, InvalidRegionError) as error:
+        raise UsageError(
+            f"{error}: configure AWS credentials and a region (e.g. AWS_PROFILE, AWS_DEFAULT_REGION)"
+        ) from None
     except PipelineError as error:
         print(f"error: {error}")
         return EXIT_BAD_INPUT
+    except (ClientError, BotoCoreError) as error:  # credentials refused or expired, a config file that does not parse
+        raise UsageError(str(error)) from None
     _print(result)
     return EXIT_BAD_INPUT if result.failed else EXIT_OK

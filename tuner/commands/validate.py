@@ -6,6 +6,7 @@ Exit 0 when valid, 1 when not, 2 for usage errors. ``--json`` prints exactly one
 from __future__ import annotations
 
 import argparse
+import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -27,9 +28,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--role", choices=("training", "validation"), default="training", help="which limits apply (default training)"
     )
     parser.add_argument("--epochs", type=int, help="epochs for the billed-token estimate (default: the model's)")
-    parser.add_argument("--price-per-1k-tokens", type=float, help="training price in USD per 1,000 tokens")
+    parser.add_argument("--price-per-1k-tokens", type=price, help="training price in USD per 1,000 tokens")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.set_defaults(run=run)
+
+
+def price(text: str) -> float:
+    """An argparse type: a price in dollars, 0 or more (``float`` alone takes nan, inf and -5)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a price: give US dollars, 0 or more")
+    return value
 
 
 def model_from(model_id: str) -> ModelSpec:

@@ -79,14 +79,26 @@ def test_validate_defaults_to_the_registry_default_model(tmp_path, capsys):
             ["prepare", "{file}", "--model", CLAUDE_ID, "--out", "out", "--test-fraction", "0.85"],
             "must leave at least 10%",
         ),
+        (
+            ["prepare", "{file}", "--model", CLAUDE_ID, "--out", "out", "--question-key", "answer"],
+            "the question and answer keys must differ (both are 'answer')",
+        ),
+        (
+            ["prepare", "{file}", "--model", CLAUDE_ID, "--out", "out", "--system-prompt", "Be brief \udc80"],
+            "the system prompt is not valid text",
+        ),
+        (
+            ["prepare", "{file}", "--model", CLAUDE_ID, "--out", "{dir}"],
+            "train.jsonl there is {file} itself, which preparing would overwrite",
+        ),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(tmp_path, capsys, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)
     path = write_claude(tmp_path / "train.jsonl", 40)
-    assert main([arg.replace("{file}", str(path)) for arg in argv]) == 2
+    assert main([arg.replace("{file}", str(path)).replace("{dir}", str(tmp_path)) for arg in argv]) == 2
     err = capsys.readouterr().err
-    assert message in err
+    assert message.replace("{file}", str(path)) in err
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
 
@@ -118,6 +130,27 @@ def test_prepare_writes_splits_and_exits_0(tmp_path, capsys):
     # And the files it wrote pass validate
     assert main(["validate", str(out_dir / "train.jsonl"), "--model", CLAUDE_ID]) == 0
     assert main(["validate", str(out_dir / "validation.jsonl"), "--model", CLAUDE_ID, "--role", "validation"]) == 0
+
+
+@pytest.mark.parametrize("price", ["nan", "inf", "-1", "free"])
+@pytest.mark.parametrize("command", ["validate", "prepare"])
+def test_a_price_must_be_dollars_0_or_more(tmp_path, capsys, command, price):
+    path = write_claude(tmp_path / "train.jsonl", 40)
+    argv = [command, str(path), "--model", CLAUDE_ID, "--price-per-1k-tokens", price]
+    with pytest.raises(SystemExit) as exit_info:  # argparse's usage error
+        main([*argv, "--out", str(tmp_path / "out")] if command == "prepare" else argv)
+    assert exit_info.value.code == 2
+    assert f"argument --price-per-1k-tokens: {price!r} is not a price" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_prepare_never_overwrites_its_input(tmp_path, capsys):
+    # Given a model-format train.jsonl prepared into its own folder: the split would replace the file read
+    path = write_claude(tmp_path / "train.jsonl", 40)
+    before = path.read_bytes()
+    assert main(["prepare", str(path), "--model", CLAUDE_ID, "--out", str(tmp_path)]) == 2
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train.jsonl"]
 
 
 def test_prepare_rejects_too_little_data_and_writes_nothing(tmp_path, capsys):

@@ -178,6 +178,24 @@ def test_a_json_array_nested_too_deeply_is_rejected_not_a_crash(tmp_path):
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+@pytest.mark.parametrize("as_array", [True, False], ids=["json-array", "jsonl"])
+def test_half_a_surrogate_pair_in_raw_pairs_is_rejected_and_nothing_is_written(tmp_path, as_array):
+    # Given raw pairs where item 4's answer holds "\\ud800" (it could not be written as UTF-8)
+    items = [{"question": f"Q{i}?", "answer": f"A{i}."} for i in range(400)]
+    items[3]["answer"] = "A \ud800."
+    data = json.dumps(items) if as_array else "".join(json.dumps(item) + "\n" for item in items)
+    prepared = prepare(data.encode(), CLAUDE, tmp_path)
+    # Then it is the one problem, on its item, and no file (not even a partial one) is left
+    assert [(p.line, p.code) for p in prepared.report.errors] == [(4, "lone_surrogate")]
+    assert prepared.files == {}
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_system_prompt_that_is_not_text_is_refused_before_reading():
+    with pytest.raises(ValueError, match="the system prompt is not valid text"):
+        PreparationOptions(system_prompt="Be brief \udc80")
+
+
 def test_raw_qa_detection_reads_a_long_first_record_whole(tmp_path):
     long_answer = "word " * 18_000  # 90 kB, past the first 64 kB read, within 32,000 tokens
     data = json.dumps({"question": "Q?", "answer": long_answer}).encode() + b"\n" + qa_lines(60)

@@ -172,6 +172,40 @@ def test_json_nested_too_deeply_is_invalid_json_not_a_crash():
     assert report.records == 40
 
 
+def test_a_number_too_long_to_read_is_invalid_json_in_words_for_the_file_author():
+    report = check(with_bad_line(b'{"messages": ' + b"9" * 5_000 + b"}", at=4))
+    assert problems(report, "invalid_json") == [4]
+    assert report.errors[0].message == "not valid JSON: a number has more than 4,300 digits"
+
+
+def test_half_a_surrogate_pair_is_an_error_on_its_line():
+    # Given "\ud800" escapes: JSON spells them, json reads them, but no UTF-8 step after training can save them
+    records: list[Any] = distinct_claude(40)
+    records[2] = json.dumps(claude(answer="A \ud800."), ensure_ascii=True).encode()
+    records[5] = json.dumps(claude(question="Q \udfff?"), ensure_ascii=True).encode()
+    # (a whole pair is one character, and an escaped backslash before "ud800" is just text)
+    records[7] = json.dumps(claude(answer="A \U0001f600."), ensure_ascii=True).encode()
+    records[8] = json.dumps(claude(answer="A \\ud800."), ensure_ascii=True).encode()
+    report = check(lines_of(records))
+    assert [(problem.line, problem.code) for problem in report.errors] == [(3, "lone_surrogate"), (6, "lone_surrogate")]
+    assert "half of a UTF-16 surrogate pair" in report.errors[0].message
+
+
+def test_messages_quote_huge_values_cut_short():
+    # Given a role of a megabyte, and a record of 10,000 unknown keys (the first problems travel in the
+    # Step Functions payload, which holds 256 KB)
+    huge_role = claude()
+    huge_role["messages"][0]["role"] = "x" * 1_000_000
+    many_keys = {f"key{index}": 1 for index in range(10_000)}
+    report = check(with_bad_line(huge_role, at=2) + lines_of([many_keys]))
+    assert problems(report, "bad_role") == [2]
+    assert all(len(problem.message) < 1_000 for problem in report.errors)
+    assert "'xxxx" in report.errors[0].message
+    unknown = next(problem for problem in report.errors if problem.code == "unknown_key")
+    assert unknown.message.startswith("the record has 'key0', 'key1',")
+    assert "and 9,990 more" in unknown.message
+
+
 def test_whitespace_around_a_record_is_fine_but_trailing_text_is_not():
     records: list[Any] = distinct_claude(40)
     records[1] = b"  " + json.dumps(records[1]).encode() + b" \t"
@@ -234,6 +268,17 @@ def test_not_utf8_names_the_line():
     data = with_bad_line(b'{"messages": [{"role": "user", "content": "caf\xe9"}]}', at=6)
     report = check(data)
     assert problems(report, "not_utf8") == [6]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_a_utf16_file_is_one_problem_naming_its_encoding(encoding):
+    # Given a file saved as UTF-16 (with its byte order mark): it was one not_utf8 and an invalid_json per line
+    bom = b"\xff\xfe" if encoding == "utf-16" else b"\xfe\xff"
+    data = lines_of(distinct_claude(40)).decode().encode(encoding)
+    report = check(data if data.startswith(bom) else bom + data)
+    assert [(problem.line, problem.code) for problem in report.errors] == [(1, "not_utf8")]
+    assert report.errors[0].message.startswith("the file is UTF-16")
+    assert report.records == 0
 
 
 def test_bom_is_reported_on_line_1_and_the_rest_still_validated():

@@ -73,8 +73,11 @@ def test_table_output_shows_both_models_side_by_side(capsys, offline_minilm):
         ('{"question": "q", "answer": "a"}', "must be a non-empty JSON list"),
         ('[{"question": "q"}]', 'item 1 needs string "question" and "answer"'),
         ('[{"question": "What does the sweeper delete?", "answer": "x"}]', "does not match the labels: 1 label"),
+        # half a surrogate pair: the tokenizer raised a TypeError traceback from deep inside BERTScore
+        ('[{"question": "q", "answer": "x \\ud800"}]', "item 1 holds a \\uD800-\\uDFFF escape that is half of"),
+        ('[{"question": "q", "answer": ' + "1" * 5_000 + "}]", "is not JSON: a number has more than 4,300 digits"),
     ],
-    ids=["not-json", "too-deep", "not-a-list", "missing-answer", "mismatch"],
+    ids=["not-json", "too-deep", "not-a-list", "missing-answer", "mismatch", "lone-surrogate", "huge-number"],
 )
 def test_bad_files_exit_2_with_one_line(tmp_path, capsys, content, message):
     bad = tmp_path / "bad.json"

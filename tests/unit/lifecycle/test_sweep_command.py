@@ -5,6 +5,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import ConfigParseError, InvalidRegionError, ProfileNotFound
 from botocore.stub import Stubber
 
 from lambdas import aws
@@ -47,6 +48,44 @@ def test_sweep_deletes_and_a_failure_exits_1(stubbed_bedrock: Stubber, fixed_clo
     assert "FAILED: provisioned-throughput ft-serve-a" in capsys.readouterr().out
 
 
-def test_negative_age_is_a_usage_error(capsys: Any) -> None:
-    assert main(["sweep", "--max-age-hours", "-1"]) == 2
+@pytest.mark.parametrize("age", ["-1", "nan", "inf"])
+def test_an_age_that_is_not_0_or_more_hours_is_a_usage_error(capsys: Any, age: str) -> None:
+    # NaN compares false with every age, so all of the stack's capacity would have counted as expired
+    assert main(["sweep", "--dry-run", "--max-age-hours", age]) == 2
     assert "--max-age-hours must be 0 or more" in capsys.readouterr().err
+
+
+def test_refused_credentials_are_one_line_not_a_traceback(stubbed_bedrock: Stubber, capsys: Any) -> None:
+    stubbed_bedrock.add_client_error(
+        "list_provisioned_model_throughputs",
+        "UnrecognizedClientException",
+        "The security token included in the request is invalid.",
+        403,
+    )
+    assert main(["sweep", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: An error occurred (UnrecognizedClientException)")
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (ProfileNotFound(profile="nope"), "The config profile (nope) could not be found"),
+        (InvalidRegionError(region_name="us east"), "Provided region_name 'us east'"),
+        (ConfigParseError(path="~/.aws/config"), "Unable to parse config file: ~/.aws/config"),
+    ],
+    ids=["profile", "region", "config-file"],
+)
+def test_bad_aws_configuration_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: Any, error: Exception, message: str
+) -> None:
+    def sweep(*args: Any, **kwargs: Any) -> Any:  # botocore raises these while building the client
+        raise error
+
+    monkeypatch.setattr("tuner.commands.sweep.sweep_expired_capacity", sweep)
+    assert main(["sweep", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ")
+    assert message in err
+    assert len(err.strip().splitlines()) == 1

@@ -23,6 +23,9 @@ def dataset(tmp_path: Path) -> Path:
         (["run", "{dataset}", "--local", "--model", "acme.parrot-v1"], "unknown base model id 'acme.parrot-v1'"),
         (["run", "{dataset}", "--local", "--simulate", "meteor"], "unknown scenario 'meteor'; choose one of: none,"),
         (["run", "{dataset}"], "only --local runs are supported"),
+        # an --out that cannot be a folder: refused before synthesis, not a traceback after it
+        (["run", "{dataset}", "--local", "--out", "{dataset}"], "data.jsonl: exists and is not a directory"),
+        (["run", "{dataset}", "--local", "--out", "{dataset}/out"], "data.jsonl/out: Not a directory"),
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(

@@ -26,3 +26,17 @@ def test_a_missing_or_foreign_report_json_is_a_usage_error(tmp_path, capsys):
     (tmp_path / "report.json").write_text('{"status": "DONE"}')
     assert main(["report", str(tmp_path)]) == 2
     assert "is not a run report: status:" in capsys.readouterr().err
+
+
+def test_a_report_json_with_nan_or_infinity_is_still_rendered(tmp_path, capsys):
+    # Given a report.json edited to hold NaN and Infinity (JSON parsers accept both): rendering raised
+    report = build_report(succeeded_state(emulated=True), now=T0, evaluation=evaluation_result())
+    text = report.model_dump_json()
+    text = text.replace('"training_epoch_means":[]', '"training_epoch_means":[{"epoch":1,"mean_loss":NaN,"points":1}]')
+    text = text.replace('"lifetime_seconds":1800.0', '"lifetime_seconds":Infinity')
+    assert "NaN" in text
+    assert "Infinity" in text
+    (tmp_path / "report.json").write_text(text)
+    assert main(["report", str(tmp_path)]) == 0
+    assert "The loss values cannot be plotted" in (tmp_path / "report.html").read_text()
+    assert "lived unknown" in (tmp_path / "report.md").read_text()

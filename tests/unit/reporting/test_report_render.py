@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -111,6 +112,28 @@ def test_loss_svg_without_points_says_so_and_escapes_its_title():
     ET.fromstring(svg)
     single = loss_curve_svg([EpochLoss(epoch=1, mean_loss=0.5, points=1)], [])
     ET.fromstring(single)
+
+
+@pytest.mark.parametrize(
+    "losses",
+    [[float("nan")], [float("inf")], [1e308, -1e308], [-1e16]],
+    ids=["nan", "infinite", "overflowing-span", "step-absorbed"],
+)
+def test_loss_svg_of_values_it_cannot_draw_says_so(losses):
+    # Given losses from a hand-edited report.json: NaN and infinity raised; the last two looped forever
+    points = [EpochLoss(epoch=epoch, mean_loss=loss, points=1) for epoch, loss in enumerate(losses, start=1)]
+    signal.signal(signal.SIGALRM, _took_too_long)
+    signal.alarm(10)
+    try:
+        svg = loss_curve_svg(points, [])
+    finally:
+        signal.alarm(0)
+    assert "The loss values cannot be plotted" in svg
+    ET.fromstring(svg)
+
+
+def _took_too_long(signum: int, frame: object) -> None:
+    raise TimeoutError("loss_curve_svg did not return")
 
 
 @pytest.mark.parametrize(("span", "step"), [(3.0, 0.5), (0.3, 0.05), (12, 2), (0, 1.0)])
