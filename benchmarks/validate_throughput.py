@@ -174,6 +174,9 @@ def write_dataset(path: Path, *, records: int | None = None, target_bytes: int |
         ):
             question = " ".join(rng.choices(WORDS, k=rng.randint(8, 40))) + "?"
             answer = " ".join(rng.choices(WORDS, k=rng.randint(40, 300))) + "."
+            if rng.random() < 0.5:  # real answers have paragraphs and quotes: JSON escapes, as in real files
+                middle = len(answer) // 2
+                answer = f'{answer[:middle]}.\n\nThe "{rng.choice(WORDS)}" step{answer[middle:]}'
             record = {
                 "system": "You are a concise, accurate assistant.",
                 "messages": [{"role": "user", "content": question}, {"role": "assistant", "content": answer}],

@@ -62,8 +62,6 @@ _NEWLINE = ord("\n")
 _scan_json: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(cast(Any, json.JSONDecoder()))
 
 NOT_A_RECORD: Any = object()  # parse_line's answer for a line that could not be read as JSON
-# A \uD800-\uDFFF escape: only a line holding one can decode to half of a surrogate pair (then checked in full).
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 LONE_SURROGATE_MESSAGE = (
     "a string holds a \\uD800-\\uDFFF escape that is half of a UTF-16 surrogate pair, not a character; it cannot "
     "be saved as UTF-8, so the run would fail after training. Remove it, or write the character itself"
@@ -270,9 +268,6 @@ class DatasetValidator:
             value = self._decode_slowly(line_number, text)
             if value is NOT_A_RECORD:
                 return NOT_A_RECORD
-        if _SURROGATE_ESCAPE.search(raw) and lone_surrogate_in(value):
-            self.errors.add(line_number, ErrorCode.LONE_SURROGATE, LONE_SURROGATE_MESSAGE)
-            return NOT_A_RECORD
         self._line_key = hash(raw)  # identifies the record for duplicate detection (see _check_duplicates)
         return value
 
@@ -319,6 +314,9 @@ class DatasetValidator:
         """Check one parsed record; every problem found is logged against ``line``."""
         self._record_key, self._line_key = self._line_key, None
         if type(record) is dict and self._well_formed_conversation(line, record):
+            return
+        if lone_surrogate_in(record):  # nothing else about the record matters: it cannot even be written out
+            self.errors.add(line, ErrorCode.LONE_SURROGATE, LONE_SURROGATE_MESSAGE)
             return
         if not isinstance(record, dict):
             self.errors.add(line, ErrorCode.NOT_AN_OBJECT, f"each line must be a JSON object, not {json_type(record)}")
@@ -390,6 +388,9 @@ class DatasetValidator:
                         for reserved in group:
                             if reserved in text:
                                 return False
+        for text in texts if system is None else (system, *texts):
+            if not text.isascii() and lone_surrogate_in(text):  # isascii() is a flag lookup, not a scan
+                return False
         if estimate_tokens(characters) > self._max_tokens:
             return False
         self._measure(line, characters, (system, tuple(texts[:-1]), (texts[-1],)))

@@ -186,9 +186,23 @@ def test_half_a_surrogate_pair_is_an_error_on_its_line():
     # (a whole pair is one character, and an escaped backslash before "ud800" is just text)
     records[7] = json.dumps(claude(answer="A \U0001f600."), ensure_ascii=True).encode()
     records[8] = json.dumps(claude(answer="A \\ud800."), ensure_ascii=True).encode()
+    # (in a record with other problems too, and in a key, it is the one problem reported)
+    records[10] = json.dumps({**claude(answer="A \ud800."), "extra": 1}, ensure_ascii=True).encode()
+    records[11] = json.dumps({**claude(), "k\udc00": 1}, ensure_ascii=True).encode()
     report = check(lines_of(records))
-    assert [(problem.line, problem.code) for problem in report.errors] == [(3, "lone_surrogate"), (6, "lone_surrogate")]
+    assert [(problem.line, problem.code) for problem in report.errors] == [
+        (3, "lone_surrogate"),
+        (6, "lone_surrogate"),
+        (11, "lone_surrogate"),
+        (12, "lone_surrogate"),
+    ]
     assert "half of a UTF-16 surrogate pair" in report.errors[0].message
+
+
+def test_half_a_surrogate_pair_in_a_nova_system_prompt():
+    record = nova()
+    record["system"] = [{"text": "Be brief \udbff"}]
+    assert problems(nova_file(record, at=4), "lone_surrogate") == [4]
 
 
 def test_messages_quote_huge_values_cut_short():
