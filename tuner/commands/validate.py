@@ -10,7 +10,7 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
-from lambdas.dataset.report import ValidationReport
+from lambdas.dataset.report import ErrorCode, ValidationReport, WarningCode
 from lambdas.dataset.validator import validate_file
 from lambdas.registry import DEFAULT_BASE_MODEL_ID, ModelSpec, UnknownModelError, get_model
 from tuner.cli import EXIT_BAD_INPUT, EXIT_OK, UsageError
@@ -19,7 +19,15 @@ LINES_SHOWN = 5
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("validate", help="check a JSONL dataset against a model's rules and limits")
+    parser = subparsers.add_parser(
+        "validate",
+        help="check a JSONL dataset against a model's rules and limits",
+        description="Check a JSONL training or validation file; every problem is reported with its line and a code. "
+        "Exit status: 0 valid, 1 invalid, 2 usage error.",
+        epilog=f"error codes (the file is invalid): {', '.join(ErrorCode)}\n\n"
+        f"warning codes (worth a look, accepted by Bedrock): {', '.join(WarningCode)}",
+        formatter_class=_CodesFormatter,
+    )
     parser.add_argument("file", type=Path, help="the JSONL file")
     parser.add_argument(
         "--model", default=DEFAULT_BASE_MODEL_ID, help=f"base model id (default {DEFAULT_BASE_MODEL_ID})"
@@ -31,6 +39,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--price-per-1k-tokens", type=price, help="training price in USD per 1,000 tokens")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.set_defaults(run=run)
+
+
+class _CodesFormatter(argparse.HelpFormatter):
+    """Keeps the epilog's paragraphs apart (the default formatter runs them together)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n\n".join(super(_CodesFormatter, self)._fill_text(part, width, indent) for part in text.split("\n\n"))
 
 
 def price(text: str) -> float:

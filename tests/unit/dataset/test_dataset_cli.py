@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from lambdas.dataset.report import ErrorCode, WarningCode
 from tuner.cli import main
 
 CLAUDE_ID = "anthropic.claude-3-haiku-20240307-v1:0:200k"
@@ -169,3 +170,11 @@ def test_reference_raw_faq_prepares_into_a_valid_dataset(tmp_path, capsys, refer
     assert len((out_dir / "train.jsonl").read_text().splitlines()) == 77
     assert len((out_dir / "test.jsonl").read_text().splitlines()) == 8
     assert not (out_dir / "validation.jsonl").exists()
+
+
+def test_validate_help_lists_every_error_and_warning_code(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["validate", "--help"])
+    assert exit_info.value.code == 0
+    words = {word.rstrip(",") for word in capsys.readouterr().out.split()}
+    assert {code.value for code in [*ErrorCode, *WarningCode]} <= words
