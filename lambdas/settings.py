@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -75,9 +75,10 @@ class EvaluationSettings(_Strict):
     max_tokens: int = Field(default=512, ge=1, le=8_192)
     temperature: float = Field(default=0.0, ge=0, le=1)
     top_p: float = Field(default=0.9, gt=0, le=1)
-    judge_model_id: str = "amazon.nova-pro-v1:0"
+    judge_model_id: str = Field(default="amazon.nova-pro-v1:0", pattern=r"^\S+$")  # a model or inference profile id
     judge_enabled: bool = True
-    bertscore_model: str = "all-MiniLM-L6-v2"  # baked into the evaluation image; a hub name or a local folder
+    # Baked into the evaluation image: a hub name or a local folder.
+    bertscore_model: str = Field(default="all-MiniLM-L6-v2", min_length=1)
     bertscore_num_layers: int = Field(default=6, ge=1, le=48)
 
 
@@ -99,8 +100,8 @@ class PriceSettings(_Strict):
 
 
 class VpcSettings(_Strict):
-    subnet_ids: tuple[str, ...] = Field(min_length=1)
-    security_group_ids: tuple[str, ...] = Field(min_length=1)
+    subnet_ids: tuple[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]+$")], ...] = Field(min_length=1)
+    security_group_ids: tuple[Annotated[str, Field(pattern=r"^sg-[0-9a-f]+$")], ...] = Field(min_length=1)
 
 
 class PipelineSettings(_Strict):
@@ -119,6 +120,15 @@ class PipelineSettings(_Strict):
     notification_email: str | None = None
     customization_kms_key_arn: str | None = None
     vpc: VpcSettings | None = None
+
+    @field_validator("hyperparameters", mode="before")
+    @classmethod
+    def _numbers_not_booleans(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            for name, number in value.items():
+                if isinstance(number, bool):  # JSON true would otherwise be read as 1
+                    raise ValueError(f"hyperparameter {name} must be a number, not {str(number).lower()}")
+        return value
 
     @field_validator("base_model_id")
     @classmethod

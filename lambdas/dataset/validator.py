@@ -276,7 +276,15 @@ class DatasetValidator:
         try:
             return parse_json(text)
         except ValueError as error:
-            detail = f"{error.msg} at column {error.colno}" if isinstance(error, json.JSONDecodeError) else str(error)
+            if not isinstance(error, json.JSONDecodeError):
+                detail = str(error)
+            elif error.msg == "Extra data" and text[: error.pos].endswith("\r"):
+                detail = (
+                    "records are separated by carriage returns only (old Mac line endings); "
+                    "end each line with \\n (or \\r\\n)"
+                )
+            else:
+                detail = f"{error.msg} at column {error.colno}"
             self.errors.add(line_number, ErrorCode.INVALID_JSON, f"not valid JSON: {detail}")
             return NOT_A_RECORD
 

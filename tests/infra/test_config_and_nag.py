@@ -58,6 +58,18 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
             {"fine_tuning.qa_keys": '{"question": "text", "answer": "text"}'},
             "fine_tuning.qa_keys: the question and answer keys must differ (both are 'text')",
         ),
+        # values that passed synthesis and would only have failed once deployed or mid-run
+        ({"fine_tuning.hyperparameters": '{"epochCount": true}'}, "epochCount must be a number, not true"),
+        ({"fine_tuning.evaluation": '{"judge_model_id": ""}'}, "fine_tuning.evaluation.judge_model_id"),
+        ({"fine_tuning.evaluation": '{"bertscore_model": ""}'}, "fine_tuning.evaluation.bertscore_model"),
+        (
+            {"fine_tuning.vpc": '{"subnet_ids": [""], "security_group_ids": ["sg-0a1b2c"]}'},
+            "fine_tuning.vpc.subnet_ids.0",
+        ),
+        (
+            {"fine_tuning.vpc": '{"subnet_ids": ["subnet-0a1b"], "security_group_ids": ["subnet-0a1b"]}'},
+            "fine_tuning.vpc.security_group_ids.0",
+        ),
     ],
 )
 def test_invalid_settings_are_rejected_with_the_setting_named(context: dict[str, object], expected: str) -> None:

@@ -220,6 +220,14 @@ def test_messages_quote_huge_values_cut_short():
     assert "and 9,990 more" in unknown.message
 
 
+def test_carriage_return_only_line_endings_are_named():
+    data = lines_of(distinct_claude(40)).replace(b"\n", b"\r")
+    report = check(data)
+    (problem,) = [problem for problem in report.errors if problem.code == "invalid_json"]
+    assert problem.line == 1
+    assert "carriage returns only" in problem.message
+
+
 def test_whitespace_around_a_record_is_fine_but_trailing_text_is_not():
     records: list[Any] = distinct_claude(40)
     records[1] = b"  " + json.dumps(records[1]).encode() + b" \t"
