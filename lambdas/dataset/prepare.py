@@ -280,7 +280,7 @@ def prepare_dataset(
 
 
 def _check_qa(validator: DatasetValidator, line: int, item: Any, options: PreparationOptions, spec: ModelSpec) -> None:
-    if lone_surrogate_in(item):  # a JSONL line was checked as it was read; an item of a JSON array was not
+    if lone_surrogate_in(item):  # the whole item, any field; check_record would see only the converted texts
         validator.errors.add(line, ErrorCode.LONE_SURROGATE, LONE_SURROGATE_MESSAGE)
         return
     record = qa_to_record(item, options.qa_keys, options.system_prompt, spec)

@@ -229,18 +229,21 @@ class DatasetValidator:
             self.line_too_long(line_number)
             return NOT_A_RECORD
         self.bytes += len(raw) + 1
-        if line_number == 1 and raw.startswith(UTF16_BOMS):
-            # Every line would be not_utf8 or invalid_json: one problem, with its cause, instead
-            self.errors.add(
-                1, ErrorCode.NOT_UTF8, "the file is UTF-16 (it starts with a UTF-16 byte order mark); save it as UTF-8"
-            )
-            self.stopped = True
-            return NOT_A_RECORD
-        if line_number == 1 and raw.startswith(UTF8_BOM):
-            self.errors.add(
-                1, ErrorCode.BOM, "the file starts with a UTF-8 byte order mark; save it as UTF-8 without BOM"
-            )
-            raw = raw[len(UTF8_BOM) :]
+        if line_number == 1:
+            if raw.startswith(UTF16_BOMS):
+                # Every line would be not_utf8 or invalid_json: one problem, with its cause, instead
+                self.errors.add(
+                    1,
+                    ErrorCode.NOT_UTF8,
+                    "the file is UTF-16 (it starts with a UTF-16 byte order mark); save it as UTF-8",
+                )
+                self.stopped = True
+                return NOT_A_RECORD
+            if raw.startswith(UTF8_BOM):
+                self.errors.add(
+                    1, ErrorCode.BOM, "the file starts with a UTF-8 byte order mark; save it as UTF-8 without BOM"
+                )
+                raw = raw[len(UTF8_BOM) :]
         if raw.endswith(b"\r"):
             raw = raw[:-1]  # CRLF line endings are fine
         try:
@@ -389,16 +392,14 @@ class DatasetValidator:
             expected = "assistant" if expected == "user" else "user"
         if expected != "user":  # the last message was not the assistant's
             return False
-        if self._reserved_groups:
-            for text in texts if system is None else (system, *texts):
-                for sentinel, group in self._reserved_groups:
-                    if sentinel in text:  # one-character search: a few times faster than searching for the strings
-                        for reserved in group:
-                            if reserved in text:
-                                return False
         for text in texts if system is None else (system, *texts):
             if not text.isascii() and lone_surrogate_in(text):  # isascii() is a flag lookup, not a scan
                 return False
+            for sentinel, group in self._reserved_groups:
+                if sentinel in text:  # one-character search: a few times faster than searching for the strings
+                    for reserved in group:
+                        if reserved in text:
+                            return False
         if estimate_tokens(characters) > self._max_tokens:
             return False
         self._measure(line, characters, (system, tuple(texts[:-1]), (texts[-1],)))
