@@ -14,6 +14,7 @@ from cdk_nag import AwsSolutionsChecks
 from infra.config import CONTEXT_KEY, SettingsError, settings_from_context
 from infra.nag import acknowledge_findings
 from infra.stack import FineTuningStack
+from lambdas.registry import JudgeNotInvocableError, resolve_judge_invocation_id
 
 STACK_NAME = "FineTuningStack"
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
@@ -32,6 +33,11 @@ def build_app(context: dict[str, Any] | None = None, outdir: str | None = None) 
             f"{settings.model.display_name} can be fine-tuned only in {', '.join(settings.model.regions)}, "
             f"but the stack is being deployed to {region}"
         )
+    if region and settings.evaluation.judge_enabled:
+        try:
+            resolve_judge_invocation_id(settings.evaluation.judge_model_id, region)
+        except JudgeNotInvocableError as error:
+            raise SettingsError(f"{CONTEXT_KEY}.evaluation.judge_model_id: {error}") from None
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     acknowledge_findings(stack)
     return app, stack

@@ -66,6 +66,11 @@ _WILDCARD_REASONS: tuple[tuple[str, str], ...] = (
         "bucket.",
     ),
     (
+        "/eval/*",
+        "Fixed evaluation sets are named by the user (eval/<name>.jsonl, evaluation.test_set) and read by "
+        "PlanEvaluation only; the grant is limited to that prefix of this stack's bucket.",
+    ),
+    (
         ".Name>:*",
         "The cleanup reads the input of whichever execution of this state machine ended abnormally.",
     ),

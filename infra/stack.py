@@ -14,7 +14,7 @@ from infra.service_role import BedrockServiceRole
 from infra.sweeper import CapacitySweeper
 from infra.trigger import RunTrigger
 from infra.workflow import FineTuningWorkflow
-from lambdas.contracts import INCOMING_PREFIX, RUNS_PREFIX, StateName
+from lambdas.contracts import EVAL_PREFIX, INCOMING_PREFIX, RUNS_PREFIX, StateName
 from lambdas.settings import PipelineSettings
 
 
@@ -47,7 +47,14 @@ class FineTuningStack(Stack):
         object_grants: dict[StateName, list[tuple[list[str], str]]] = {
             StateName.VALIDATE_DATASET: [(read_object, incoming), (["s3:PutObject"], runs)],
             StateName.READ_TRAINING_METRICS: [(read_object, runs), (["s3:PutObject"], runs)],
-            StateName.EVALUATE_MODELS: [(read_object, runs), (["s3:PutObject"], runs)],
+            StateName.PLAN_EVALUATION: [
+                (read_object, runs),
+                (read_object, f"{EVAL_PREFIX}*"),
+                (["s3:PutObject"], runs),
+            ],
+            StateName.GENERATE_ANSWERS: [(read_object, runs), (["s3:PutObject"], runs)],
+            StateName.SCORE_ANSWERS: [(read_object, runs), (["s3:PutObject"], runs)],
+            StateName.SUMMARIZE_EVALUATION: [(read_object, runs), (["s3:PutObject"], runs)],
             StateName.WRITE_REPORT: [(read_object, runs), (["s3:PutObject"], runs)],
         }
         for state, grants in object_grants.items():

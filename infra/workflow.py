@@ -1,13 +1,17 @@
 """The state machine: one Lambda per step, and no path that leaves inference capacity running.
 
     ValidateDataset -> DatasetValid? -(invalid)-> WriteReport (REJECTED; no Bedrock call was made)
+    PlanEvaluation                         (the questions, leaked ones left out, and the judge: before any spend)
     StartCustomizationJob -> PollCustomizationJob <-> WaitForCustomizationJob   (waits grow geometrically)
     ReadTrainingMetrics -> CreateInferenceCapacity -> PollInferenceCapacity <-> WaitForInferenceCapacity
-    EvaluateModels -> DeleteInferenceCapacity -> WriteReport -> Notify -> RunOutcome? -> Succeeded | Failed | Rejected
+    GenerateAnswers (Map over shards: GenerateAnswersShard)      <- the only evaluation work that needs capacity
+    DeleteInferenceCapacity -> AnswersGenerated? -(no)-> WriteReport
+    ScoreAnswers (Map over shards: ScoreAnswersShard) -> SummarizeEvaluation    (capacity is gone by now)
+    WriteReport -> Notify -> RunOutcome? -> Succeeded | Failed | Rejected
 
 Every state that runs while capacity may exist (``POST_PURCHASE_STATES``) catches every error into
-DeleteInferenceCapacity. States before the purchase catch into WriteReport. Each Catch stores the error under
-``$.errors.<StateName>`` so the report can say which step failed and why.
+DeleteInferenceCapacity. States before the purchase, and the scoring after the delete, catch into WriteReport. Each
+Catch stores the error under ``$.errors.<StateName>`` so the report can say which step failed and why.
 """
 
 from __future__ import annotations
@@ -33,7 +37,6 @@ LAMBDA_SERVICE_ERRORS = [
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 ]
-EVALUATION_HANDLER = "lambdas.handlers.evaluate_models.handler"
 
 
 @dataclass(frozen=True)
@@ -50,14 +53,29 @@ STEPS = (
     StepSpec(
         StateName.VALIDATE_DATASET, "Validates and prepares the dropped dataset", Duration.minutes(15), 1769, 10240
     ),
+    StepSpec(
+        StateName.PLAN_EVALUATION, "Chooses the evaluation questions and finds leaked ones", Duration.minutes(5), 1769
+    ),
     StepSpec(StateName.START_CUSTOMIZATION_JOB, "Starts the Bedrock model customization job", Duration.minutes(2)),
     StepSpec(StateName.POLL_CUSTOMIZATION_JOB, "Reads the customization job's status", Duration.minutes(1)),
     StepSpec(StateName.READ_TRAINING_METRICS, "Reads the job's training and validation loss", Duration.minutes(2)),
     StepSpec(StateName.CREATE_INFERENCE_CAPACITY, "Buys provisioned throughput or deploys", Duration.minutes(2)),
     StepSpec(StateName.POLL_INFERENCE_CAPACITY, "Reads the inference capacity's status", Duration.minutes(1)),
+    StepSpec(
+        StateName.GENERATE_ANSWERS, "Asks base and fine-tuned model one shard of questions", Duration.minutes(15), 1024
+    ),
     StepSpec(StateName.DELETE_INFERENCE_CAPACITY, "Deletes the run's inference capacity", Duration.minutes(2)),
     StepSpec(StateName.WRITE_REPORT, "Writes report.json, report.md and report.html", Duration.minutes(2), 1024),
     StepSpec(StateName.NOTIFY, "Publishes the run's outcome", Duration.minutes(1)),
+)
+# torch and the BERTScore model do not fit a zip package: these steps run in the evaluation image.
+IMAGE_STEPS = (
+    StepSpec(
+        StateName.SCORE_ANSWERS, "Scores one shard of answers: BERTScore and the LLM judges", Duration.minutes(15), 4096
+    ),
+    StepSpec(
+        StateName.SUMMARIZE_EVALUATION, "Paired statistics and the verdict over every shard", Duration.minutes(5), 2048
+    ),
 )
 
 
@@ -89,24 +107,25 @@ class FineTuningWorkflow(Construct):
             )
             for spec in STEPS
         }
-        # torch and the BERTScore model do not fit a zip package: the evaluation step is a container image.
-        # Synthesis only stages the build context; the image is built by `cdk deploy` on a machine with Docker.
-        self.steps[StateName.EVALUATE_MODELS] = PipelineFunction(
-            functions,
-            StateName.EVALUATE_MODELS.value,
-            handler_module=StateName.EVALUATE_MODELS.result_key,
-            description="Asks base and fine-tuned models the test questions and scores the answers",
-            image_code=lambda_.DockerImageCode.from_image_asset(
-                str(REPO_ROOT),
-                file="lambdas/Dockerfile.evaluation",
-                cmd=[EVALUATION_HANDLER],
-                exclude=["*", "!lambdas", "!lambdas/**", "!requirements-eval.txt", "**/__pycache__"],
-                build_args={"BERTSCORE_MODEL": settings.evaluation.bertscore_model},
-            ),
-            timeout=Duration.minutes(15),
-            memory_size=4096,
-            environment={**environment, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
-        )
+        # Synthesis only stages the image's build context; the image is built by `cdk deploy` on a machine with Docker.
+        image = lambda_.DockerImageCode.from_image_asset
+        for spec in IMAGE_STEPS:
+            self.steps[spec.state] = PipelineFunction(
+                functions,
+                spec.state.value,
+                handler_module=spec.state.result_key,
+                description=spec.description,
+                image_code=image(
+                    str(REPO_ROOT),
+                    file="lambdas/Dockerfile.evaluation",
+                    cmd=[f"lambdas.handlers.{spec.state.result_key}.handler"],
+                    exclude=["*", "!lambdas", "!lambdas/**", "!requirements-eval.txt", "**/__pycache__"],
+                    build_args={"BERTSCORE_MODEL": settings.evaluation.bertscore_model},
+                ),
+                timeout=spec.timeout,
+                memory_size=spec.memory_size,
+                environment={**environment, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
+            )
 
         definition = self._definition(settings)
         self.log_group = logs.LogGroup(
@@ -126,14 +145,15 @@ class FineTuningWorkflow(Construct):
     def function(self, state: StateName) -> PipelineFunction:
         return self.steps[state]
 
-    def _task(self, state: StateName, *, retry_everything: bool = False) -> tasks.LambdaInvoke:
+    def _task(self, state: StateName, *, retry_everything: bool = False, shard: bool = False) -> tasks.LambdaInvoke:
         task = tasks.LambdaInvoke(
             self,
-            state.value,
+            f"{state.value}Shard" if shard else state.value,
             lambda_function=self.steps[state].function,
             payload_response_only=True,  # the handler's return value is the result, stored under result_key
             retry_on_service_exceptions=False,  # retries are declared below, explicitly
-            result_path=f"$.{state.result_key}",
+            # A shard's result is the iteration's whole output; the Map collects them under result_key.
+            result_path="$" if shard else f"$.{state.result_key}",
         )
         task.add_retry(
             errors=[*LAMBDA_SERVICE_ERRORS, *RETRYABLE_ERRORS],
@@ -154,24 +174,50 @@ class FineTuningWorkflow(Construct):
         return task
 
     @staticmethod
-    def _catch_into(task: tasks.LambdaInvoke, state: StateName, handler: sfn.IChainable) -> None:
+    def _catch_into(task: tasks.LambdaInvoke | sfn.Map, state: StateName, handler: sfn.IChainable) -> None:
         task.add_catch(handler, errors=["States.ALL"], result_path=f"$.errors.{state.value}")
+
+    def _shard_map(self, state: StateName, *, timeout_retries: int) -> sfn.Map:
+        """A Map over the plan's shard numbers; each iteration runs the state's function on one shard.
+
+        Only the shard number and the parts of the run document a shard needs travel into an iteration; what a shard
+        produces lives in S3, and the Map keeps each shard's small summary under ``$.<result_key>``.
+        """
+        shard = self._task(state, shard=True)
+        shard.add_retry(
+            # A Lambda timeout mid-shard: what was saved is reused, so a retry makes progress.
+            errors=["Sandbox.Timedout", "States.Timeout"],
+            interval=Duration.seconds(5),
+            max_attempts=timeout_retries,
+        )
+        mapped = sfn.Map(
+            self,
+            state.value,
+            items_path="$.plan_evaluation.shards",
+            max_concurrency_path="$.run.settings.evaluation.max_concurrent_shards",
+            item_selector={
+                "run.$": "$.run",
+                "plan_evaluation.$": "$.plan_evaluation",
+                "create_inference_capacity.$": "$.create_inference_capacity",
+                "shard.$": "$$.Map.Item.Value",
+            },
+            result_path=f"$.{state.result_key}",
+        )
+        mapped.item_processor(shard)
+        return mapped
 
     def _definition(self, settings: PipelineSettings) -> sfn.IChainable:  # noqa: ARG002 - settings are per run
         validate = self._task(StateName.VALIDATE_DATASET)
+        plan = self._task(StateName.PLAN_EVALUATION)
         start_job = self._task(StateName.START_CUSTOMIZATION_JOB)
         poll_job = self._task(StateName.POLL_CUSTOMIZATION_JOB)
         read_metrics = self._task(StateName.READ_TRAINING_METRICS)
         create_capacity = self._task(StateName.CREATE_INFERENCE_CAPACITY)
         poll_capacity = self._task(StateName.POLL_INFERENCE_CAPACITY)
-        evaluate = self._task(StateName.EVALUATE_MODELS)
-        evaluate.add_retry(
-            # A Lambda timeout mid-evaluation: answers already saved are reused, so a retry makes progress.
-            errors=["Sandbox.Timedout", "States.Timeout"],
-            interval=Duration.seconds(5),
-            max_attempts=2,
-        )
+        generate = self._shard_map(StateName.GENERATE_ANSWERS, timeout_retries=2)
         delete_capacity = self._task(StateName.DELETE_INFERENCE_CAPACITY, retry_everything=True)
+        score = self._shard_map(StateName.SCORE_ANSWERS, timeout_retries=3)
+        summarize = self._task(StateName.SUMMARIZE_EVALUATION)
         write_report = self._task(StateName.WRITE_REPORT)
         notify = self._task(StateName.NOTIFY)
 
@@ -210,21 +256,25 @@ class FineTuningWorkflow(Construct):
         # Before any capacity exists: failures go straight to the report.
         for task, state in (
             (validate, StateName.VALIDATE_DATASET),
+            (plan, StateName.PLAN_EVALUATION),
             (start_job, StateName.START_CUSTOMIZATION_JOB),
             (poll_job, StateName.POLL_CUSTOMIZATION_JOB),
             (read_metrics, StateName.READ_TRAINING_METRICS),
         ):
             self._catch_into(task, state, write_report)
         # While capacity may exist: every failure goes through the delete.
-        post_purchase = {
+        post_purchase: dict[StateName, tasks.LambdaInvoke | sfn.Map] = {
             StateName.CREATE_INFERENCE_CAPACITY: create_capacity,
             StateName.POLL_INFERENCE_CAPACITY: poll_capacity,
-            StateName.EVALUATE_MODELS: evaluate,
+            StateName.GENERATE_ANSWERS: generate,
         }
         assert set(post_purchase) == set(POST_PURCHASE_STATES)
         for state, task in post_purchase.items():
             self._catch_into(task, state, delete_capacity)
         self._catch_into(delete_capacity, StateName.DELETE_INFERENCE_CAPACITY, write_report)
+        # After the delete nothing bills by the hour: scoring failures go to the report.
+        self._catch_into(score, StateName.SCORE_ANSWERS, write_report)
+        self._catch_into(summarize, StateName.SUMMARIZE_EVALUATION, write_report)
 
         wait_for_job = sfn.Wait(
             self,
@@ -250,17 +300,25 @@ class FineTuningWorkflow(Construct):
         )
         capacity_status = (
             sfn.Choice(self, "CapacityReady?")
-            .when(sfn.Condition.boolean_equals("$.poll_inference_capacity.ready", True), evaluate)
+            .when(sfn.Condition.boolean_equals("$.poll_inference_capacity.ready", True), generate)
             .when(sfn.Condition.boolean_equals("$.poll_inference_capacity.failed", True), delete_capacity)
             .otherwise(wait_for_capacity)
         )
         dataset_valid = (
             sfn.Choice(self, "DatasetValid?")
-            .when(sfn.Condition.boolean_equals("$.validate_dataset.valid", True), start_job)
+            .when(sfn.Condition.boolean_equals("$.validate_dataset.valid", True), plan)
+            .otherwise(write_report)
+        )
+
+        # Scoring only runs on answers that were all generated (a failed generation went through the delete).
+        answers_generated = (
+            sfn.Choice(self, "AnswersGenerated?")
+            .when(sfn.Condition.is_present("$.generate_answers"), score)
             .otherwise(write_report)
         )
 
         validate.next(dataset_valid)
+        plan.next(start_job)
         start_job.next(poll_job)
         poll_job.next(job_status)
         wait_for_job.next(poll_job)
@@ -268,8 +326,10 @@ class FineTuningWorkflow(Construct):
         create_capacity.next(poll_capacity)
         poll_capacity.next(capacity_status)
         wait_for_capacity.next(poll_capacity)
-        evaluate.next(delete_capacity)
-        delete_capacity.next(write_report)
+        generate.next(delete_capacity)
+        delete_capacity.next(answers_generated)
+        score.next(summarize)
+        summarize.next(write_report)
         return validate
 
     def grant_bedrock(self, *, service_role: iam.IRole, kms_key_arn: str | None) -> None:
@@ -322,11 +382,11 @@ class FineTuningWorkflow(Construct):
             ["bedrock:GetProvisionedModelThroughput", "bedrock:GetCustomModelDeployment"],
             [throughputs, deployments],
         )
-        allow(
-            StateName.EVALUATE_MODELS,
-            ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
-            [foundation_models, inference_profiles, throughputs, deployments, custom_models],
-        )
+        invoke = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+        # The base model (plain id or inference profile) and the run's capacity answer the questions.
+        allow(StateName.GENERATE_ANSWERS, invoke, [foundation_models, inference_profiles, throughputs, deployments])
+        # Only the judge is invoked after the capacity is deleted.
+        allow(StateName.SCORE_ANSWERS, invoke, [foundation_models, inference_profiles])
         allow(
             StateName.DELETE_INFERENCE_CAPACITY,
             [

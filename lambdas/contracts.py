@@ -74,6 +74,24 @@ class RunPaths(BaseModel):
         return f"{self.prefix}evaluation.json"
 
     @property
+    def evaluation_questions(self) -> str:
+        """The questions every shard asks (one JSON object per line), written before any spend."""
+        return f"{self.prefix}evaluation/questions.jsonl"
+
+    @property
+    def leaked_questions(self) -> str:
+        """Test questions left out because the training or validation data holds them too."""
+        return f"{self.prefix}evaluation/leaked.json"
+
+    @property
+    def judgements_prefix(self) -> str:
+        """Each judge verdict, saved as produced: a retried shard never pays for a verdict twice."""
+        return f"{self.prefix}judgements/"
+
+    def scored_shard(self, shard: int) -> str:
+        return f"{self.prefix}evaluation/shards/{shard:05d}.json"
+
+    @property
     def report_json(self) -> str:
         return f"{self.prefix}report.json"
 
@@ -87,6 +105,7 @@ class RunPaths(BaseModel):
 
 
 INCOMING_PREFIX = "incoming/"
+EVAL_PREFIX = "eval/"  # fixed evaluation sets (evaluation.test_set) live here
 RUNS_PREFIX = "runs/"
 DATA_PREFIX_PATTERN = "runs/*/data/*"  # what the Bedrock service role may read
 JOB_OUTPUT_PREFIX_PATTERN = "runs/*/job-output/*"  # what the Bedrock service role may write
@@ -187,13 +206,50 @@ class ScoreSummary(_Model):
     judge_mean: float | None = None
 
 
-class EvaluateModelsOutput(_Model):
+class PlanEvaluationOutput(_Model):
+    """Which questions the evaluation asks, in how many shards; decided before the job starts, so that a bad
+    evaluation set or a judge that cannot be invoked fails the run before anything is billed."""
+
+    questions_key: str
+    questions: int
+    shard_size: int
+    shards: list[int]  # the Map states iterate over these shard numbers
+    source: Literal["test_split", "test_set"]
+    source_key: str
+    source_sha256: str | None = None  # of the fixed evaluation set's object (``evaluation.test_set``)
+    considered: int  # test records read before the cap (leaked ones included)
+    leaked: int  # test questions found in the training or validation data: left out of the evaluation
+    base_invocation_id: str  # how the base model is invoked in this region (plain id or inference profile)
+    judge_invocation_id: str | None
+
+
+class GenerateAnswersShardOutput(_Model):
+    shard: int
+    questions: int
+    answered_base: int
+    answered_fine_tuned: int
+    reused: int  # answers saved by an earlier attempt and not asked again
+    generated: int
+
+
+class ScoreAnswersShardOutput(_Model):
+    shard: int
+    scores_key: str
+    items: int
+    judge_asked: int
+    judge_scored: int
+    first_judge_error: str | None = None
+
+
+class SummarizeEvaluationOutput(_Model):
     evaluation_key: str
     items: int
     base: ScoreSummary
     fine_tuned: ScoreSummary
     bertscore_model: str
     judge_model_id: str | None
+    outcome: str  # the verdict's outcome: improved | regressed | no_clear_difference | inconclusive
+    reason: str
 
 
 class DeleteInferenceCapacityOutput(_Model):
@@ -240,7 +296,10 @@ class RunState(BaseModel):
     read_training_metrics: ReadTrainingMetricsOutput | None = None
     create_inference_capacity: CreateInferenceCapacityOutput | None = None
     poll_inference_capacity: PollInferenceCapacityOutput | None = None
-    evaluate_models: EvaluateModelsOutput | None = None
+    plan_evaluation: PlanEvaluationOutput | None = None
+    generate_answers: list[GenerateAnswersShardOutput] | None = None
+    score_answers: list[ScoreAnswersShardOutput] | None = None
+    summarize_evaluation: SummarizeEvaluationOutput | None = None
     delete_inference_capacity: DeleteInferenceCapacityOutput | None = None
     write_report: WriteReportOutput | None = None
 
@@ -248,15 +307,23 @@ class RunState(BaseModel):
 # State names, shared by the CDK workflow, the handlers and the tests that walk the definition.
 class StateName(StrEnum):
     VALIDATE_DATASET = "ValidateDataset"
+    PLAN_EVALUATION = "PlanEvaluation"
     START_CUSTOMIZATION_JOB = "StartCustomizationJob"
     POLL_CUSTOMIZATION_JOB = "PollCustomizationJob"
     READ_TRAINING_METRICS = "ReadTrainingMetrics"
     CREATE_INFERENCE_CAPACITY = "CreateInferenceCapacity"
     POLL_INFERENCE_CAPACITY = "PollInferenceCapacity"
-    EVALUATE_MODELS = "EvaluateModels"
+    GENERATE_ANSWERS = "GenerateAnswers"  # a Map over shards; its function answers one shard
     DELETE_INFERENCE_CAPACITY = "DeleteInferenceCapacity"
+    SCORE_ANSWERS = "ScoreAnswers"  # a Map over shards; its function scores one shard
+    SUMMARIZE_EVALUATION = "SummarizeEvaluation"
     WRITE_REPORT = "WriteReport"
     NOTIFY = "Notify"
+
+    @property
+    def is_map(self) -> bool:
+        """A Map state over the evaluation's shards; its Lambda task is named ``<state>Shard``."""
+        return self in (StateName.GENERATE_ANSWERS, StateName.SCORE_ANSWERS)
 
     @property
     def result_key(self) -> str:
@@ -273,5 +340,11 @@ class StateName(StrEnum):
 POST_PURCHASE_STATES = (
     StateName.CREATE_INFERENCE_CAPACITY,
     StateName.POLL_INFERENCE_CAPACITY,
-    StateName.EVALUATE_MODELS,
+    StateName.GENERATE_ANSWERS,
 )
+
+
+class ShardState(RunState):
+    """What one iteration of a shard Map receives: the run's document and the shard number."""
+
+    shard: int = Field(ge=0)

@@ -330,3 +330,119 @@ def resolve_serving(spec: ModelSpec, inference_mode: str) -> Serving:
     if inference_mode == "auto":
         return spec.serving[0]
     raise ValueError(f"unknown inference mode {inference_mode!r}; use provisioned, on-demand or auto")
+
+
+# ------------------------------------------------------------------------------------------------------ judges
+class JudgeSpec(BaseModel):
+    """A model that may grade answers, and how to invoke it on demand from each region.
+
+    ``invocation_ids`` maps a region to the modelId Converse takes there: the plain foundation-model id where the
+    model is served in that region, otherwise the geography's cross-region inference profile. Sources (checked
+    2026-12-03): Amazon Bedrock User Guide, "Supported Regions and models for batch inference" (foundation-model vs
+    inference-profile regions per model) and "Supported Regions and models for inference profiles"
+    (docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-support.html).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    model_id: str
+    display_name: str
+    family: str  # compared with the tuned model's family: a judge of the same family may prefer its own kin
+    invocation_ids: dict[str, str]
+
+    def invocation_id(self, region: str) -> str | None:
+        return self.invocation_ids.get(region)
+
+
+_US_PROFILE_REGIONS = ("us-east-1", "us-east-2", "us-west-2")
+
+JUDGES: dict[str, JudgeSpec] = {
+    spec.model_id: spec
+    for spec in (
+        JudgeSpec(
+            model_id="amazon.nova-pro-v1:0",
+            display_name="Amazon Nova Pro",
+            family="amazon-nova",
+            # Plain id on demand in us-east-1 only; the US profile from us-east-2 and us-west-2.
+            invocation_ids={
+                "us-east-1": "amazon.nova-pro-v1:0",
+                "us-east-2": "us.amazon.nova-pro-v1:0",
+                "us-west-2": "us.amazon.nova-pro-v1:0",
+            },
+        ),
+        JudgeSpec(
+            model_id="amazon.nova-premier-v1:0",
+            display_name="Amazon Nova Premier",
+            family="amazon-nova",
+            invocation_ids=dict.fromkeys(_US_PROFILE_REGIONS, "us.amazon.nova-premier-v1:0"),  # profile only
+        ),
+        JudgeSpec(
+            model_id="anthropic.claude-sonnet-4-20250514-v1:0",
+            display_name="Anthropic Claude Sonnet 4",
+            family="anthropic-claude",
+            invocation_ids=dict.fromkeys(_US_PROFILE_REGIONS, "us.anthropic.claude-sonnet-4-20250514-v1:0"),
+        ),
+    )
+}
+DEFAULT_JUDGE_MODEL_ID = "amazon.nova-pro-v1:0"
+# Inference profile ids start with a geography (or "global"); ARNs name a profile or model the user chose.
+_PROFILE_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "ca.", "jp.", "au.", "global.")
+
+
+class JudgeNotInvocableError(ValueError):
+    """The judge cannot be invoked on demand from the stack's region."""
+
+
+def resolve_judge_invocation_id(judge_model_id: str, region: str | None) -> str:
+    """The modelId the judge is invoked with from ``region``.
+
+    A registry judge resolves to its per-region id (refused where it has none); an inference profile id or an ARN is
+    taken as given (the user chose it). With no region known (an environment-agnostic synth), the registry id is
+    kept and resolution happens at run time in the function's region.
+    """
+    if judge_model_id.startswith(_PROFILE_PREFIXES) or judge_model_id.startswith("arn:"):
+        return judge_model_id
+    spec = JUDGES.get(judge_model_id)
+    if spec is None:
+        known = ", ".join(sorted(JUDGES))
+        raise JudgeNotInvocableError(
+            f"unknown judge {judge_model_id!r}: use one of {known}, an inference profile id (e.g. "
+            "us.amazon.nova-pro-v1:0) or an inference profile ARN"
+        )
+    if region is None:
+        return judge_model_id
+    invocation = spec.invocation_id(region)
+    if invocation is None:
+        raise JudgeNotInvocableError(
+            f"judge {spec.display_name} ({judge_model_id}) cannot be invoked on demand from {region}; "
+            f"it can from {', '.join(sorted(spec.invocation_ids))}"
+        )
+    return invocation
+
+
+def judge_family(judge_model_id: str) -> str | None:
+    """The judge's model family, for the self-preference warning (profile ids and ARNs are matched by their id)."""
+    bare = judge_model_id.rsplit("/", 1)[-1]
+    for prefix in _PROFILE_PREFIXES:
+        bare = bare.removeprefix(prefix)
+    spec = JUDGES.get(bare)
+    if spec is not None:
+        return spec.family
+    for family, marker in (
+        ("amazon-nova", "amazon.nova"),
+        ("anthropic-claude", "anthropic.claude"),
+        ("meta-llama", "meta.llama"),
+    ):
+        if bare.startswith(marker):
+            return family
+    return None
+
+
+def same_family(judge_model_id: str, tuned: ModelSpec) -> bool:
+    family = judge_family(judge_model_id)
+    return family is not None and tuned.family.startswith(family)
+
+
+def alternative_judge(tuned: ModelSpec) -> JudgeSpec:
+    """A registry judge of another family than the tuned model's."""
+    return next(spec for spec in JUDGES.values() if not tuned.family.startswith(spec.family))

@@ -17,7 +17,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lambdas.dataset.formats import lone_surrogate_in
-from lambdas.registry import DEFAULT_BASE_MODEL_ID, ModelSpec, get_model, resolve_serving
+from lambdas.registry import (
+    DEFAULT_BASE_MODEL_ID,
+    JudgeNotInvocableError,
+    ModelSpec,
+    get_model,
+    resolve_judge_invocation_id,
+    resolve_serving,
+)
 
 InferenceMode = Literal["provisioned", "on-demand", "auto"]
 
@@ -69,17 +76,56 @@ class QaKeys(_Strict):
         return self
 
 
+PrimaryMetric = Literal["judge_correctness", "bertscore_f1", "pairwise_preference"]
+
+# The smallest gain worth having, per primary metric, when ``min_effect`` is not set: half a point on the judge's
+# 1-10 scale, 0.01 of BERTScore F1, and a net preference of 10 percentage points (wins minus losses).
+DEFAULT_MIN_EFFECT: dict[str, float] = {
+    "judge_correctness": 0.5,
+    "bertscore_f1": 0.01,
+    "pairwise_preference": 0.1,
+}
+JUDGE_METRICS = frozenset({"judge_correctness", "pairwise_preference"})
+
+
 class EvaluationSettings(_Strict):
     max_test_records: int = Field(default=50, ge=1, le=5_000)
-    concurrency: int = Field(default=4, ge=1, le=64)
+    concurrency: int = Field(default=4, ge=1, le=64)  # model calls in flight per shard
     max_tokens: int = Field(default=512, ge=1, le=8_192)
     temperature: float = Field(default=0.0, ge=0, le=1)
     top_p: float = Field(default=0.9, gt=0, le=1)
-    judge_model_id: str = Field(default="amazon.nova-pro-v1:0", pattern=r"^\S+$")  # a model or inference profile id
+    # A registry judge (resolved to its plain id or inference profile for the stack's region), an inference
+    # profile id (us.…, eu.…, apac.…, global.…) or an ARN.
+    judge_model_id: str = Field(default="amazon.nova-pro-v1:0", pattern=r"^\S+$", max_length=2_048)
     judge_enabled: bool = True
+    pairwise_enabled: bool = True  # the pairwise preference judge (both orders) next to pointwise correctness
     # Baked into the evaluation image: a hub name or a local folder.
-    bertscore_model: str = Field(default="all-MiniLM-L6-v2", min_length=1)
+    bertscore_model: str = Field(default="all-MiniLM-L6-v2", min_length=1, max_length=512)
     bertscore_num_layers: int = Field(default=6, ge=1, le=48)
+    # The verdict: which metric decides, the smallest gain worth having (default per metric: DEFAULT_MIN_EFFECT),
+    # the judge coverage below which no verdict is given, and the fewest questions a verdict may rest on.
+    primary_metric: PrimaryMetric = "judge_correctness"
+    min_effect: float | None = Field(default=None, ge=0)
+    min_judge_coverage: float = Field(default=0.9, ge=0, le=1)
+    min_items: int = Field(default=10, ge=1, le=5_000)
+    # A fixed evaluation set (an S3 key under eval/ in the data bucket) used instead of each run's own test split,
+    # so that runs on different datasets are compared on the same questions.
+    test_set: str | None = Field(default=None, pattern=r"^eval/\S+$", max_length=1_024)
+    # Generation and scoring run as a Step Functions Map over shards of the test set.
+    shard_size: int = Field(default=25, ge=1, le=500)
+    max_concurrent_shards: int = Field(default=4, ge=1, le=40)
+
+    @property
+    def resolved_min_effect(self) -> float:
+        return self.min_effect if self.min_effect is not None else DEFAULT_MIN_EFFECT[self.primary_metric]
+
+    @model_validator(mode="after")
+    def _primary_metric_is_measured(self) -> EvaluationSettings:
+        if self.primary_metric in JUDGE_METRICS and not self.judge_enabled:
+            raise ValueError(f"primary_metric {self.primary_metric} needs the judge (judge_enabled is false)")
+        if self.primary_metric == "pairwise_preference" and not self.pairwise_enabled:
+            raise ValueError("primary_metric pairwise_preference needs pairwise_enabled")
+        return self
 
 
 class PollingSettings(_Strict):
@@ -163,6 +209,11 @@ class PipelineSettings(_Strict):
             if hp.kind.value == "integer" and not float(value).is_integer():
                 raise ValueError(f"hyperparameter {name} must be a whole number for {spec.display_name}")
         resolve_serving(spec, self.inference_mode)  # raises when on-demand is asked of a model without it
+        if self.evaluation.judge_enabled:
+            try:
+                resolve_judge_invocation_id(self.evaluation.judge_model_id, None)  # an unknown judge is refused
+            except JudgeNotInvocableError as error:
+                raise ValueError(f"evaluation.judge_model_id: {error}") from None
         return self
 
     @property

@@ -4,9 +4,18 @@ A dropped file is either raw question/answer pairs (a JSON array or JSONL of ``{
 names from ``PipelineSettings.qa_keys``) or JSONL already in the model's format. Preparation makes two passes over
 the source, so memory stays bounded for JSONL of any size:
 
-1. read every record, convert raw pairs, and validate (``DatasetValidator``): this counts the records;
-2. when valid, plan the split from the count and the model's limits, and write each record to its split, choosing
-   members by selection sampling (Knuth's algorithm S): exact counts, seeded, deterministic, constant memory.
+1. read every record, convert raw pairs, and validate (``DatasetValidator``): this counts the records, and how
+   many records ask each question (``QuestionGroups``: same after ``normalise_question``, i.e. case, Unicode form,
+   punctuation and whitespace aside);
+2. when valid, plan the split from the count and the model's limits (``plan_split``), place each repeated question
+   as a whole in one split (``SplitAssignment``), and write each record to its split, choosing the other records'
+   splits by selection sampling (Knuth's algorithm S): seeded, deterministic, exact counts.
+
+Why repeated questions are kept together: a test question that is also a training question measures recall and
+inflates the evaluation's verdict. Only exact repeats (after normalising) are grouped, because that is what a split
+can do cheaply: one 8-byte digest per distinct question, for up to ``QUESTION_GROUP_LIMIT`` questions. Near
+duplicates (rewordings) are not grouped; evaluation finds them with ``lambdas.evaluation.leakage.LeakageIndex`` and
+leaves them out of the verdict. A dataset without repeated questions is split exactly as before grouping existed.
 
 Each written file is then validated against its own role's limits. Raw JSON *arrays* must be parsed whole; they are
 accepted up to ``RAW_ARRAY_MAX_BYTES`` (larger raw data should be JSONL).
@@ -16,11 +25,12 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from enum import StrEnum
 from itertools import chain
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -28,6 +38,7 @@ from lambdas.dataset.formats import Turn, format_record, json_type, lone_surroga
 from lambdas.dataset.report import ErrorCode, SplitCounts, ValidationReport
 from lambdas.dataset.validator import (
     DEFAULT_MAX_LINE_BYTES,
+    DUPLICATE_TRACKING_LIMIT,
     LONE_SURROGATE_MESSAGE,
     NOT_A_RECORD,
     UTF8_BOM,
@@ -35,16 +46,21 @@ from lambdas.dataset.validator import (
     iter_lines,
     validate_file,
 )
+from lambdas.evaluation.leakage import normalise_question, question_digest, question_of_record
 from lambdas.registry import ModelSpec
 from lambdas.settings import QaKeys, SplitSettings
 
 RAW_ARRAY_MAX_BYTES = 64 * 1024 * 1024
 DETECT_BYTES = 64 * 1024
+# How many distinct questions the split remembers to keep repeats together (an 8-byte digest and a count each: a few
+# MB). The largest record limit in the registry is 20,000; past this, a new question's repeats split independently.
+QUESTION_GROUP_LIMIT = DUPLICATE_TRACKING_LIMIT
 
 Split = Literal["train", "validation", "test"]
 SPLIT_FILE_NAMES: dict[Split, str] = {"train": "train.jsonl", "validation": "validation.jsonl", "test": "test.jsonl"}
 
 ChunkSource = Callable[[], Iterable[bytes]]  # each call reads the source again from its start
+_Line = TypeVar("_Line")
 
 
 class DatasetKind(StrEnum):
@@ -114,7 +130,6 @@ def plan_split(records: int, spec: ModelSpec, split: SplitSettings) -> tuple[Spl
     test set shrinks when training would otherwise fall below its minimum.
     """
     limits = spec.limits
-    name = spec.display_name
     test = round(records * split.test_fraction)
     validation = round(records * split.validation_fraction)
     if limits.validation_max_records is not None:
@@ -128,6 +143,15 @@ def plan_split(records: int, spec: ModelSpec, split: SplitSettings) -> tuple[Spl
         validation = 0
         test = max(0, records - train_min)
     counts = SplitCounts(train=records - validation - test, validation=validation, test=test)
+    return counts, split_problems(counts, spec)
+
+
+def split_problems(counts: SplitCounts, spec: ModelSpec) -> list[tuple[str, str]]:
+    """What makes a split unusable for the model: too few records to train, or too many; ``(code, message)``."""
+    limits = spec.limits
+    name = spec.display_name
+    records = counts.train + counts.validation + counts.test
+    train_min = limits.training_min_records or 0
     problems: list[tuple[str, str]] = []
     if counts.train < train_min:
         problems.append(
@@ -156,7 +180,107 @@ def plan_split(records: int, spec: ModelSpec, split: SplitSettings) -> tuple[Spl
                 f"{name} accepts at most {limits.total_max_records:,} in all",
             )
         )
-    return counts, problems
+    return problems
+
+
+def question_key(record: Any, spec: ModelSpec) -> bytes | None:
+    """What groups records in the split: the digest of the record's normalised question (None: no question)."""
+    question = question_of_record(record, spec)
+    if question is None:
+        return None
+    normalised = normalise_question(question)
+    return question_digest(normalised) if normalised else None
+
+
+class QuestionGroups:
+    """First pass: how many records ask each question, for up to ``limit`` distinct questions."""
+
+    def __init__(self, limit: int = QUESTION_GROUP_LIMIT) -> None:
+        self._limit = limit
+        self._sizes: dict[bytes, int] = {}
+
+    def add(self, key: bytes | None) -> None:
+        if key is None:
+            return
+        sizes = self._sizes
+        if key in sizes:
+            sizes[key] += 1
+        elif len(sizes) < self._limit:
+            sizes[key] = 1
+
+    def repeated(self) -> dict[bytes, int]:
+        """The questions more than one record asks, in first-seen order, with how many records ask each."""
+        return {key: size for key, size in self._sizes.items() if size > 1}
+
+
+class SplitAssignment:
+    """Where each record goes: every record of a repeated question to one split, the others by algorithm S.
+
+    Repeated questions are placed first, the largest groups first (in a seeded order among equal sizes), each in a
+    split drawn in proportion to the records the split still wants, among the splits with room for the whole group.
+    The records with a question of their own then fill exactly what each split still wants (``assign_splits``).
+    So the counts stay those planned unless a group is larger than every split's remaining room (one question asked
+    by most of the dataset): it then goes where the most room is left, that split ends larger than planned, and the
+    others smaller by as much, test first, then train, then validation (the set Bedrock holds to a minimum).
+    ``counts`` is what will be written. Without repeated questions this is ``assign_splits(planned, seed)``.
+    """
+
+    def __init__(self, planned: SplitCounts, repeated: Mapping[bytes, int], seed: int) -> None:
+        rng = random.Random(f"question-groups:{seed}")  # a stream of its own, apart from algorithm S's
+        wanted: dict[Split, int] = {"test": planned.test, "validation": planned.validation, "train": planned.train}
+        grouped: Counter[Split] = Counter()
+        groups = list(repeated.items())
+        rng.shuffle(groups)
+        groups.sort(key=lambda group: group[1], reverse=True)  # stable: the shuffle orders groups of equal size
+        self._group_split: dict[bytes, Split] = {}
+        for key, size in groups:
+            split = _draw_split(wanted, size, rng)
+            self._group_split[key] = split
+            wanted[split] -= size
+            grouped[split] += size
+        single = planned.train + planned.validation + planned.test - grouped.total()
+        left = {split: max(count, 0) for split, count in wanted.items()}
+        excess = sum(left.values()) - single  # what an oversized group took beyond its split's room
+        for split in ("test", "train", "validation"):
+            cut = min(excess, left[split])
+            left[split] -= cut
+            excess -= cut
+        self._singles = SplitCounts(train=left["train"], validation=left["validation"], test=left["test"])
+        self._seed = seed
+        self.counts = SplitCounts(
+            train=grouped["train"] + left["train"],
+            validation=grouped["validation"] + left["validation"],
+            test=grouped["test"] + left["test"],
+        )
+
+    @property
+    def needs_keys(self) -> bool:
+        """Whether ``assign`` needs each record's ``question_key`` (only when some question is repeated)."""
+        return bool(self._group_split)
+
+    def assign(self, records: Iterable[tuple[_Line, bytes | None]]) -> Iterator[tuple[_Line, Split]]:
+        """Each ``(record, question key)``, in the order of the first pass, with its split."""
+        singles = assign_splits(self._singles, self._seed)
+        for record, key in records:
+            split = self._group_split.get(key) if key is not None else None
+            if split is None:
+                split = next(singles, None)
+                if split is None:
+                    raise ValueError("the source changed between reads: more records on the second pass")
+            yield record, split
+
+
+def _draw_split(wanted: Mapping[Split, int], size: int, rng: random.Random) -> Split:
+    """A split for a group of ``size`` records: in proportion to what each split with room for it still wants."""
+    room = [split for split, count in wanted.items() if count >= size]
+    if not room:
+        return max(("train", "validation", "test"), key=lambda split: wanted[split])
+    draw = rng.random() * sum(wanted[split] for split in room)
+    for split in room:
+        if draw < wanted[split]:
+            return split
+        draw -= wanted[split]
+    return room[-1]
 
 
 def assign_splits(counts: SplitCounts, seed: int) -> Iterator[Split]:
@@ -232,6 +356,12 @@ def prepare_dataset(
         max_line_bytes=options.max_line_bytes,
         check_counts=False,
     )
+    groups = QuestionGroups()
+
+    def count_question(record: Any) -> None:
+        if not validator.errors:  # nothing is written once there is an error
+            groups.add(question_key(record, spec))
+
     items: list[Any] | None = None
     raw_qa = kind is not DatasetKind.MODEL_JSONL
     if kind is DatasetKind.JSON_ARRAY:
@@ -240,18 +370,23 @@ def prepare_dataset(
         if items is not None:
             for number, item in enumerate(items, start=1):
                 validator.records += 1
-                _check_qa(validator, number, item, options, spec)
+                count_question(_check_qa(validator, number, item, options, spec))
     else:
         for line_number, raw in iter_lines(stream, options.max_line_bytes):
             value = validator.parse_line(line_number, raw)
             if value is NOT_A_RECORD:
                 continue
             if raw_qa:
-                _check_qa(validator, line_number, value, options, spec)
+                count_question(_check_qa(validator, line_number, value, options, spec))
             else:
                 validator.check_record(line_number, value)
+                count_question(value)
     report = validator.finish(size_bytes=size_bytes)
     counts, plan_problems = plan_split(report.records, spec, options.split)
+    assignment = SplitAssignment(counts, groups.repeated(), options.split.seed)
+    if assignment.counts != counts:  # a repeated question too large for any split's room moved the counts
+        counts = assignment.counts
+        plan_problems = split_problems(counts, spec)
     if report.records and not validator.stopped:
         for code, message in plan_problems:
             validator.errors.add(None, code, message)
@@ -260,8 +395,8 @@ def prepare_dataset(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     partial = {split: out_dir / f".{name}.partial" for split, name in SPLIT_FILE_NAMES.items()}
-    records = _record_lines(source, kind, items, options, spec)
-    _write_splits(records, assign_splits(counts, options.split.seed), partial, counts)
+    records = _record_lines(source, kind, items, options, spec, keyed=assignment.needs_keys)
+    _write_splits(assignment.assign(records), partial, counts)
     train_report = _check_written(partial, counts, spec, options, validator)
     files: dict[str, Path] = {}
     if validator.errors:
@@ -279,15 +414,19 @@ def prepare_dataset(
     return PreparedDataset(report=_final_report(validator, raw_qa, counts, train_report), kind=kind, files=files)
 
 
-def _check_qa(validator: DatasetValidator, line: int, item: Any, options: PreparationOptions, spec: ModelSpec) -> None:
+def _check_qa(
+    validator: DatasetValidator, line: int, item: Any, options: PreparationOptions, spec: ModelSpec
+) -> dict[str, Any] | None:
+    """Convert and check one raw pair; the record in the model's format, or None when it cannot be converted."""
     if lone_surrogate_in(item):  # the whole item, any field; check_record would see only the converted texts
         validator.errors.add(line, ErrorCode.LONE_SURROGATE, LONE_SURROGATE_MESSAGE)
-        return
+        return None
     record = qa_to_record(item, options.qa_keys, options.system_prompt, spec)
     if isinstance(record, QaProblem):
         validator.errors.add(line, record.code, record.message)
-        return
+        return None
     validator.check_record(line, record)
+    return record
 
 
 def _load_raw_array(stream: Iterable[bytes], validator: DatasetValidator, qa_keys: QaKeys) -> list[Any] | None:
@@ -330,12 +469,20 @@ def _load_raw_array(stream: Iterable[bytes], validator: DatasetValidator, qa_key
 
 
 def _record_lines(
-    source: ChunkSource, kind: DatasetKind, items: list[Any] | None, options: PreparationOptions, spec: ModelSpec
-) -> Iterator[bytes]:
-    """Second pass: each record as one line of the model's format (the source is known to be valid)."""
+    source: ChunkSource,
+    kind: DatasetKind,
+    items: list[Any] | None,
+    options: PreparationOptions,
+    spec: ModelSpec,
+    *,
+    keyed: bool,
+) -> Iterator[tuple[bytes, bytes | None]]:
+    """Second pass: each record as one line of the model's format (the source is known to be valid), with its
+    ``question_key`` when ``keyed`` (otherwise None: a line already in the model's format is then not parsed)."""
     if items is not None:
         for item in items:
-            yield _dump(qa_to_record(item, options.qa_keys, options.system_prompt, spec))
+            record = qa_to_record(item, options.qa_keys, options.system_prompt, spec)
+            yield _dump(record), question_key(record, spec) if keyed else None
         return
     for line_number, raw in iter_lines(source(), options.max_line_bytes):
         if raw is None:  # cannot happen for a source that validated; keep the count honest if it changed
@@ -345,9 +492,10 @@ def _record_lines(
         if not line.strip():
             continue
         if kind is DatasetKind.RAW_QA_JSONL:
-            yield _dump(qa_to_record(parse_json(line), options.qa_keys, options.system_prompt, spec))
+            record = qa_to_record(parse_json(line), options.qa_keys, options.system_prompt, spec)
+            yield _dump(record), question_key(record, spec) if keyed else None
         else:
-            yield line
+            yield line, question_key(parse_json(line), spec) if keyed else None
 
 
 def _dump(record: dict[str, Any] | QaProblem) -> bytes:
@@ -356,23 +504,23 @@ def _dump(record: dict[str, Any] | QaProblem) -> bytes:
     return json.dumps(record, ensure_ascii=False).encode()
 
 
-def _write_splits(
-    records: Iterator[bytes], splits: Iterator[Split], paths: dict[Split, Path], counts: SplitCounts
-) -> None:
+def _write_splits(records: Iterable[tuple[bytes, Split]], paths: dict[Split, Path], counts: SplitCounts) -> None:
     files = {split: path.open("wb") for split, path in paths.items()}
-    written = 0
+    written: Counter[Split] = Counter()
     try:
-        for line, split in zip(records, splits, strict=False):
+        for line, split in records:
             files[split].write(line + b"\n")
-            written += 1
+            written[split] += 1
     finally:
         for handle in files.values():
             handle.close()
     expected = counts.train + counts.validation + counts.test
-    if written != expected:
+    if written.total() != expected:
         raise ValueError(
-            f"the source changed between reads: {written} records on the second pass, {expected} on the first"
+            f"the source changed between reads: {written.total()} records on the second pass, {expected} on the first"
         )
+    if SplitCounts(train=written["train"], validation=written["validation"], test=written["test"]) != counts:
+        raise ValueError("the source changed between reads: its questions are not those of the first pass")
 
 
 def _check_written(

@@ -87,15 +87,18 @@ class AnswerStore(Protocol):
 class S3AnswerStore:
     """One small JSON object per answer under the run's ``answers/`` prefix: nothing finished is ever lost."""
 
-    def __init__(self, s3: Any, bucket: str, prefix: str) -> None:
+    def __init__(self, s3: Any, bucket: str, prefix: str, *, indices: Iterable[int] | None = None) -> None:
         self._s3 = s3
         self._bucket = bucket
         self._prefix = prefix
+        self._indices = sorted(set(indices)) if indices is not None else None  # one shard's questions only
 
     def key(self, role: ModelRole, index: int) -> str:
         return f"{self._prefix}{role.value}/{index:05d}.json"
 
     def load(self) -> list[GeneratedAnswer]:
+        if self._indices is not None:
+            return self._load_keys(self.key(role, index) for role in ModelRole for index in self._indices)
         answers: list[GeneratedAnswer] = []
         paginator = self._s3.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self._bucket, Prefix=self._prefix):
@@ -105,6 +108,19 @@ class S3AnswerStore:
                     answers.append(GeneratedAnswer.model_validate_json(body))
                 except ValueError:
                     continue  # an object we do not recognise is simply asked again
+        return answers
+
+    def _load_keys(self, keys: Iterable[str]) -> list[GeneratedAnswer]:
+        answers: list[GeneratedAnswer] = []
+        for key in keys:
+            try:
+                body = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+            except self._s3.exceptions.NoSuchKey:
+                continue
+            try:
+                answers.append(GeneratedAnswer.model_validate_json(body))
+            except ValueError:
+                continue  # an object we do not recognise is simply asked again
         return answers
 
     def save(self, answer: GeneratedAnswer) -> None:

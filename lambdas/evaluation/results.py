@@ -10,9 +10,10 @@ from datetime import datetime
 from enum import StrEnum
 from statistics import fmean
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from lambdas.contracts import ScoreSummary
+from lambdas.evaluation.verdict import Verdict
 
 
 class _Model(BaseModel):
@@ -77,12 +78,49 @@ class ScoredAnswer(_Model):
     judge: JudgeVerdict | None = None
 
 
+class Preference(StrEnum):
+    """Which answer the pairwise judge preferred, once both presentation orders are reconciled."""
+
+    FINE_TUNED = "fine_tuned"
+    BASE = "base"
+    TIE = "tie"
+
+
+class PairwiseVerdict(_Model):
+    """The pairwise judge on one question, asked twice: fine-tuned answer shown first (A), then base shown first.
+
+    ``fine_tuned_first`` and ``base_first`` are what each order preferred, translated to roles (``None`` when that
+    order got no usable reply). ``preference`` counts only when both orders agree; otherwise it is a tie.
+    ``preference`` is None when either order is missing (the item is unscored, ``error`` says why).
+    """
+
+    preference: Preference | None
+    fine_tuned_first: Preference | None = None
+    base_first: Preference | None = None
+    consistent: bool | None = None  # both orders named the same role (or both a tie)
+    reasoning: str = ""
+    attempts: int = 0
+    error: str | None = None
+
+
+class LeakedQuestion(_Model):
+    """A test question that also appears (exactly or nearly) in the training or validation data."""
+
+    index: int
+    kind: str  # "exact" (same after normalising case, whitespace, punctuation) or "near" (similarity >= threshold)
+    similarity: float
+    split: str  # "train" or "validation"
+    matched: str  # the training/validation question it matches, cut to 200 characters
+    question: str = ""  # the test question itself, cut to 200 characters
+
+
 class EvaluatedItem(_Model):
     index: int
     question: str
     reference: str
     base: ScoredAnswer
     fine_tuned: ScoredAnswer
+    pairwise: PairwiseVerdict | None = None
 
     def for_role(self, role: ModelRole) -> ScoredAnswer:
         return self.base if role is ModelRole.BASE else self.fine_tuned
@@ -92,6 +130,28 @@ class InferenceParameters(_Model):
     max_tokens: int
     temperature: float
     top_p: float
+
+
+class EvaluationSet(_Model):
+    """Where the evaluation's questions came from: the run's own test split, or a fixed set shared by runs."""
+
+    source: str  # "test_split" or "test_set"
+    key: str  # S3 key in the data bucket
+    sha256: str | None = None  # of the fixed set's object: two runs with the same hash asked the same questions
+    questions: int  # asked
+    considered: int  # read before the cap, leaked ones included
+    leaked: int  # left out: also in the training or validation data
+
+
+class PairwiseSummary(_Model):
+    """The pairwise judge over all questions both models answered."""
+
+    judged: int  # questions with a verdict from both presentation orders
+    fine_tuned_preferred: int
+    base_preferred: int
+    ties: int  # including position-inconsistent verdicts
+    win_rate: float | None  # fine_tuned_preferred / judged
+    position_consistency: float | None  # share of judged questions where both orders agreed
 
 
 class EvaluationResult(_Model):
@@ -108,6 +168,12 @@ class EvaluationResult(_Model):
     base: ScoreSummary
     fine_tuned: ScoreSummary
     evaluated_at: datetime
+    judge_prompt_version: str | None = None
+    evaluation_set: EvaluationSet | None = None
+    leaked_questions: list[LeakedQuestion] = Field(default_factory=list)
+    pairwise: PairwiseSummary | None = None
+    verdict: Verdict | None = None
+    warnings: list[str] = Field(default_factory=list)  # e.g. a judge of the tuned model's own family
 
 
 def summarize(items: list[EvaluatedItem], role: ModelRole) -> ScoreSummary:

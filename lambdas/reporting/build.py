@@ -38,7 +38,7 @@ def run_status(state: RunState) -> RunStatus:
         return RunStatus.FAILED
     if state.poll_inference_capacity is not None and state.poll_inference_capacity.failed:
         return RunStatus.FAILED
-    if state.evaluate_models is None:  # no step failed, yet the run never reached its evaluation
+    if state.summarize_evaluation is None:  # no step failed, yet the run never reached its evaluation
         return RunStatus.FAILED
     return RunStatus.SUCCEEDED
 
@@ -117,6 +117,7 @@ def build_report(
         job=_job(state),
         hyperparameters=dict(state.start_customization_job.hyperparameters) if state.start_customization_job else {},
         loss=_loss(training_metrics),
+        verdict=evaluation.verdict if evaluation is not None else None,
         evaluation=_evaluation(state, evaluation),
         capacity=_capacity(state),
         failure=_failure(state, status),
@@ -183,8 +184,13 @@ def _evaluation(state: RunState, result: EvaluationResult | None) -> EvaluationS
             base=result.base,
             fine_tuned=result.fine_tuned,
             items=list(result.items),
+            judge_prompt_version=result.judge_prompt_version,
+            evaluation_set=result.evaluation_set,
+            leaked_questions=list(result.leaked_questions),
+            pairwise=result.pairwise,
+            warnings=list(result.warnings),
         )
-    output = state.evaluate_models
+    output = state.summarize_evaluation
     if output is None:
         return None
     # The summary in the state survives even if evaluation.json could not be read.
@@ -313,7 +319,9 @@ def headline(report: Report) -> str:
         failure = report.failure.failures[0] if report.failure and report.failure.failures else None
         return f"failed at {failure.step}: {failure.message}" if failure else "failed"
     parts: list[str] = []
-    if report.evaluation is not None:
+    if report.verdict is not None:
+        parts.append(f"{report.verdict.outcome.value.replace('_', ' ')}: {report.verdict.reason}")
+    elif report.evaluation is not None:
         tuned, base = report.evaluation.fine_tuned, report.evaluation.base
         if tuned.bertscore_f1 is not None and base.bertscore_f1 is not None:
             parts.append(f"BERTScore F1 {tuned.bertscore_f1:.2f} vs base {base.bertscore_f1:.2f}")
@@ -321,4 +329,6 @@ def headline(report: Report) -> str:
             parts.append(f"judge {tuned.judge_mean:.1f} vs {base.judge_mean:.1f}")
     if report.capacity is not None and report.capacity.estimated_cost_usd is not None:
         parts.append(f"capacity ~${report.capacity.estimated_cost_usd:,.2f}")
+    if report.verdict is not None:
+        return "; ".join(parts)
     return "fine-tuned: " + "; ".join(parts) if parts else "succeeded"

@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lambdas.contracts import RunStatus, ScoreSummary
 from lambdas.dataset.report import Problem
-from lambdas.evaluation.results import EvaluatedItem
+from lambdas.evaluation.results import EvaluatedItem, EvaluationSet, LeakedQuestion, PairwiseSummary
+from lambdas.evaluation.verdict import Verdict
 from lambdas.lifecycle.metrics import EpochLoss, LossPoint
 from lambdas.registry import Serving
 
@@ -84,6 +85,11 @@ class EvaluationSection(_Model):
     base: ScoreSummary
     fine_tuned: ScoreSummary
     items: list[EvaluatedItem] = Field(default_factory=list)
+    judge_prompt_version: str | None = None
+    evaluation_set: EvaluationSet | None = None
+    leaked_questions: list[LeakedQuestion] = Field(default_factory=list)
+    pairwise: PairwiseSummary | None = None
+    warnings: list[str] = Field(default_factory=list)
 
 
 class CapacitySection(_Model):
@@ -120,6 +126,7 @@ class Report(_Model):
     job: JobSection | None = None
     hyperparameters: dict[str, str] = Field(default_factory=dict)
     loss: LossSection = Field(default_factory=LossSection)
+    verdict: Verdict | None = None  # did fine-tuning help, by how much, how sure: the first thing to read
     evaluation: EvaluationSection | None = None
     capacity: CapacitySection | None = None
     failure: FailureSection | None = None

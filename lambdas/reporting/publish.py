@@ -45,9 +45,9 @@ def load_training_metrics(s3: Any, bucket: str, state: RunState) -> TrainingMetr
 
 
 def load_evaluation(s3: Any, bucket: str, state: RunState) -> EvaluationResult | None:
-    if state.evaluate_models is None:
+    if state.summarize_evaluation is None:
         return None
-    document = _read_json(s3, bucket, state.evaluate_models.evaluation_key)
+    document = _read_json(s3, bucket, state.summarize_evaluation.evaluation_key)
     try:
         return EvaluationResult.model_validate(document) if document is not None else None
     except ValidationError:

@@ -11,7 +11,8 @@ import math
 from collections.abc import Iterable
 
 from lambdas.contracts import ScoreSummary
-from lambdas.evaluation.results import ScoredAnswer
+from lambdas.evaluation.results import EvaluatedItem, ScoredAnswer
+from lambdas.evaluation.verdict import Verdict, format_delta, format_p_value
 from lambdas.reporting.model import CapacitySection, EvaluationSection, Report
 from lambdas.reporting.svg import loss_curve_svg
 
@@ -118,6 +119,9 @@ def render_markdown(report: Report) -> str:
     )
     out.append("")
 
+    if report.verdict is not None:
+        out += _md_verdict(report.verdict, emulated=run.emulated)
+
     if report.failure is not None:
         out += ["## What went wrong", ""]
         out += [f"- **{_md(f.step)}** ({_md(f.error)}): {_md(f.message, None)}" for f in report.failure.failures]
@@ -184,6 +188,45 @@ def render_markdown(report: Report) -> str:
     return "\n".join(out)
 
 
+def _verdict_rows(verdict: Verdict) -> list[list[str]]:
+    rows = []
+    for stats in verdict.metrics:
+        primary = " (primary)" if stats.name == verdict.primary_metric else ""
+        ci = (
+            f"[{format_delta(stats.name, stats.ci_low)}, {format_delta(stats.name, stats.ci_high)}]"
+            if stats.ci_low is not None and stats.ci_high is not None
+            else "n/a"
+        )
+        rows.append(
+            [
+                f"{stats.name}{primary}",
+                str(stats.n),
+                f"{stats.coverage:.0%}",
+                format_delta(stats.name, stats.mean_delta) if stats.mean_delta is not None else "n/a",
+                ci,
+                f"{stats.wins} / {stats.ties} / {stats.losses}",
+                format_p_value(stats.p_value) if stats.p_value is not None else "n/a",
+            ]
+        )
+    return rows
+
+
+_VERDICT_HEADER = ["metric", "n", "coverage", "mean delta (fine-tuned - base)", "95% CI", "wins / ties / losses", "p"]
+
+
+def _md_verdict(verdict: Verdict, *, emulated: bool) -> list[str]:
+    label = " (EMULATED)" if emulated else ""
+    out = [f"## Verdict: {verdict.outcome.value.replace('_', ' ')}{label}", "", _md(verdict.reason, None), ""]
+    out += _md_table(_VERDICT_HEADER, _verdict_rows(verdict))
+    out += [
+        "",
+        f"Rule: improved when the 95% CI of the primary metric's mean delta lies above 0 and the mean delta is at "
+        f"least {format_delta(verdict.primary_metric, verdict.min_effect)}; regressed when the CI lies below 0.",
+        "",
+    ]
+    return out
+
+
 def _md_evaluation(evaluation: EvaluationSection, *, emulated: bool) -> list[str]:
     label = " (EMULATED)" if emulated else ""
     judge = evaluation.judge_model_id or "disabled"
@@ -202,10 +245,22 @@ def _md_evaluation(evaluation: EvaluationSection, *, emulated: bool) -> list[str
             ["base", *_summary_cells(evaluation.base)],
         ],
     )
+    out += [""] + [f"- {_md(line, None)}" for line in _evaluation_notes(evaluation)]
     if evaluation.items:
         out += ["", "### Per question", ""]
         out += _md_table(
-            ["#", "question", "reference", "base answer", "fine-tuned answer", "judge base / ft", "F1 base / ft"],
+            [
+                "#",
+                "question",
+                "reference",
+                "base answer",
+                "fine-tuned answer",
+                "judge base / ft",
+                "judge delta",
+                "F1 base / ft",
+                "F1 delta",
+                "preferred",
+            ],
             [
                 [
                     str(item.index + 1),
@@ -214,7 +269,10 @@ def _md_evaluation(evaluation: EvaluationSection, *, emulated: bool) -> list[str
                     _md(_answer_text(item.base)),
                     _md(_answer_text(item.fine_tuned)),
                     f"{_judge_cell(item.base)} / {_judge_cell(item.fine_tuned)}",
+                    _judge_delta(item),
                     f"{_f1_cell(item.base)} / {_f1_cell(item.fine_tuned)}",
+                    _f1_delta(item),
+                    _preferred(item),
                 ]
                 for item in evaluation.items
             ],
@@ -234,6 +292,8 @@ h1{font-size:1.6rem;margin:0 0 8px} h2{margin-top:32px;border-bottom:1px solid #
 .emulated{background:#fef3c7;border:2px solid #b45309;color:#78350f;padding:12px 16px;font-weight:700;margin:12px 0}
 .label-emulated{color:#b45309;font-weight:700}
 .headline{font-size:1.1rem;margin:12px 0}
+.verdict{padding:2px 10px;border-radius:999px;color:#fff}.improved{background:#15803d}.regressed{background:#b91c1c}
+.no_clear_difference{background:#4b5563}.inconclusive{background:#a16207}.scroll{overflow-x:auto}
 table{border-collapse:collapse;margin:8px 0;background:#fff;width:100%}
 th,td{border:1px solid #e5e7eb;padding:6px 8px;text-align:left;vertical-align:top}
 th{background:#f3f4f6} td.num{text-align:right;white-space:nowrap}
@@ -282,6 +342,9 @@ def render_html(report: Report) -> str:
             ]
         )
     )
+
+    if report.verdict is not None:
+        parts.append(_html_verdict(report.verdict, emulated_label))
 
     if report.failure is not None:
         items = "".join(
@@ -368,6 +431,68 @@ def render_html(report: Report) -> str:
     return "\n".join(parts)
 
 
+def _html_verdict(verdict: Verdict, emulated_label: str) -> str:
+    head = "".join(f"<th>{_e(cell)}</th>" for cell in _VERDICT_HEADER)
+    rows = "".join(
+        "<tr>" + "".join(f'<td class="num">{_e(cell)}</td>' for cell in row) + "</tr>" for row in _verdict_rows(verdict)
+    )
+    return (
+        f'<h2 id="verdict">Verdict: <span class="verdict {verdict.outcome.value}">'
+        f"{_e(verdict.outcome.value.replace('_', ' '))}</span>{emulated_label}</h2>"
+        f'<p>{_e(verdict.reason)}</p><div class="scroll"><table><tr>{head}</tr>{rows}</table></div>'
+        f"<p>Rule: improved when the 95% CI of the primary metric's mean delta lies above 0 and the mean delta is at "
+        f"least {_e(format_delta(verdict.primary_metric, verdict.min_effect))}; regressed when the CI lies below 0.</p>"
+    )
+
+
+def _evaluation_notes(evaluation: EvaluationSection) -> list[str]:
+    notes = list(evaluation.warnings)
+    if evaluation.judge_prompt_version:
+        notes.append(f"Judge prompts version {evaluation.judge_prompt_version}.")
+    if evaluation.pairwise is not None and evaluation.pairwise.judged:
+        pair = evaluation.pairwise
+        notes.append(
+            f"Pairwise judge (both orders; a preference counts only when both agree): fine-tuned preferred on "
+            f"{pair.fine_tuned_preferred}, base on {pair.base_preferred}, ties {pair.ties} of {pair.judged} "
+            f"(win rate {pair.win_rate or 0:.0%}, position consistency {pair.position_consistency or 0:.0%})."
+        )
+    data = evaluation.evaluation_set
+    if data is not None:
+        where = (
+            f"fixed evaluation set {data.key} (SHA-256 {data.sha256})"
+            if data.source == "test_set"
+            else f"test split {data.key}"
+        )
+        notes.append(f"Questions: {data.questions} from the {where}.")
+        if data.leaked:
+            notes.append(
+                f"{data.leaked} test question(s) also appear in the training or validation data and were left out "
+                "of the evaluation (leakage would inflate the verdict)."
+            )
+    return notes
+
+
+def _judge_delta(item: EvaluatedItem) -> str:
+    tuned, base = item.fine_tuned.judge, item.base.judge
+    if tuned is None or base is None or tuned.score is None or base.score is None:
+        return "n/a"
+    return f"{tuned.score - base.score:+d}"
+
+
+def _f1_delta(item: EvaluatedItem) -> str:
+    tuned, base = item.fine_tuned.bertscore, item.base.bertscore
+    return f"{tuned.f1 - base.f1:+.3f}" if tuned is not None and base is not None else "n/a"
+
+
+def _preferred(item: EvaluatedItem) -> str:
+    verdict = item.pairwise
+    if verdict is None:
+        return "n/a"
+    if verdict.preference is None:
+        return "unscored"
+    return verdict.preference.value.replace("_", "-")
+
+
 def _html_evaluation(evaluation: EvaluationSection, emulated_label: str) -> str:
     layers = f" ({evaluation.bertscore_num_layers} layers)" if evaluation.bertscore_num_layers else ""
     judge = evaluation.judge_model_id or "disabled"
@@ -382,18 +507,24 @@ def _html_evaluation(evaluation: EvaluationSection, emulated_label: str) -> str:
         cells = "".join(f'<td class="num">{_e(cell)}</td>' for cell in _summary_cells(summary))
         out.append(f"<tr><th>{name}</th>{cells}</tr>")
     out.append("</table>")
+    notes = _evaluation_notes(evaluation)
+    if notes:
+        out.append("<ul>" + "".join(f"<li>{_e(note)}</li>" for note in notes) + "</ul>")
     if evaluation.items:
         out.append(
             f'<h3>Per question{emulated_label}</h3><table class="questions"><tr><th>#</th>'
             "<th>question and reference</th>"
-            "<th>base answer</th><th>fine-tuned answer</th></tr>"
+            "<th>base answer</th><th>fine-tuned answer</th><th>judge delta</th><th>F1 delta</th>"
+            "<th>preferred</th></tr>"
         )
         for item in evaluation.items:
             out.append(
                 f'<tr><td class="num">{item.index + 1}</td>'
                 f'<td><div class="answer"><strong>{_e(item.question)}</strong></div>'
                 f'<details><summary>reference</summary><div class="answer">{_e(item.reference)}</div></details></td>'
-                f"<td>{_html_answer(item.base)}</td><td>{_html_answer(item.fine_tuned)}</td></tr>"
+                f"<td>{_html_answer(item.base)}</td><td>{_html_answer(item.fine_tuned)}</td>"
+                f'<td class="num">{_e(_judge_delta(item))}</td><td class="num">{_e(_f1_delta(item))}</td>'
+                f"<td>{_e(_preferred(item))}</td></tr>"
             )
         out.append("</table>")
     return "".join(out)

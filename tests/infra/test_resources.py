@@ -29,7 +29,7 @@ def test_resource_counts(template: Template) -> None:
     template.resource_count_is("AWS::SNS::Topic", 1)
     template.resource_count_is("AWS::S3::Bucket", 2)  # data + access logs
     # 10 steps + trigger + sweeper + execution cleanup + CDK's bucket-notifications handler
-    template.resource_count_is("AWS::Lambda::Function", 14)
+    template.resource_count_is("AWS::Lambda::Function", 17)
     template.resource_count_is("AWS::Events::Rule", 3)  # drops, sweep schedule, execution ended
 
 
@@ -139,7 +139,7 @@ def test_zip_functions_are_python_311_traced_with_powertools_layer(raw_template:
         for f in _resources(raw_template, "AWS::Lambda::Function").values()
         if str(f["Properties"].get("Handler", "")).startswith("lambdas.")
     ]
-    assert len(functions) == 12
+    assert len(functions) == 14
     for function in functions:
         assert function["Runtime"] == "python3.11"
         assert function["TracingConfig"] == {"Mode": "Active"}
@@ -153,10 +153,11 @@ def test_evaluation_function_is_a_container_image_with_room_to_score(raw_templat
         for f in _resources(raw_template, "AWS::Lambda::Function").values()
         if f["Properties"].get("PackageType") == "Image"
     ]
-    assert len(images) == 1
-    assert images[0]["ImageConfig"]["Command"] == ["lambdas.handlers.evaluate_models.handler"]
-    assert images[0]["Timeout"] == 900
-    assert images[0]["MemorySize"] >= 4096
+    commands = {image["ImageConfig"]["Command"][0]: image for image in images}
+    assert set(commands) == {"lambdas.handlers.score_answers.handler", "lambdas.handlers.summarize_evaluation.handler"}
+    scorer = commands["lambdas.handlers.score_answers.handler"]
+    assert scorer["Timeout"] == 900
+    assert scorer["MemorySize"] >= 4096
 
 
 def test_each_step_role_has_only_its_own_bedrock_actions(raw_template: dict[str, Any]) -> None:
@@ -169,7 +170,14 @@ def test_each_step_role_has_only_its_own_bedrock_actions(raw_template: dict[str,
 
     assert bedrock_actions("WorkflowFunctionsValidateDataset") == set()
     assert bedrock_actions("WorkflowFunctionsPollCustomizationJob") == {"bedrock:GetModelCustomizationJob"}
-    assert "bedrock:CreateProvisionedModelThroughput" not in bedrock_actions("WorkflowFunctionsEvaluateModels")
+    assert "bedrock:CreateProvisionedModelThroughput" not in bedrock_actions("WorkflowFunctionsGenerateAnswers")
+    assert "bedrock:InvokeModel" in bedrock_actions("WorkflowFunctionsGenerateAnswers")
+    # the judge runs after the delete: the scoring step may invoke models but touches no capacity
+    assert bedrock_actions("WorkflowFunctionsScoreAnswers") == {
+        "bedrock:InvokeModel",
+        "bedrock:InvokeModelWithResponseStream",
+    }
+    assert bedrock_actions("WorkflowFunctionsPlanEvaluation") == set()
     assert "bedrock:DeleteProvisionedModelThroughput" in bedrock_actions("WorkflowFunctionsDeleteInferenceCapacity")
     assert "bedrock:DeleteProvisionedModelThroughput" in bedrock_actions("SweeperRole")
     assert "bedrock:StopModelCustomizationJob" in bedrock_actions("SweeperExecutionCleanup")

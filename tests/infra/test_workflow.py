@@ -45,6 +45,16 @@ def _handler_of(function: dict[str, Any]) -> str:
     return properties.get("Handler") or properties["ImageConfig"]["Command"][0]  # type: ignore[no-any-return]
 
 
+def _task_of(definition: dict[str, Any], step: StateName) -> dict[str, Any]:
+    """The step's Task: the state itself, or for a shard Map the one Task its iterations run."""
+    state = definition["States"][step.value]
+    if not step.is_map:
+        return state  # type: ignore[no-any-return]
+    processor = state["ItemProcessor"]
+    assert list(processor["States"]) == [f"{step.value}Shard"]
+    return processor["States"][f"{step.value}Shard"]  # type: ignore[no-any-return]
+
+
 def test_every_step_is_a_task_running_its_own_handler_module(
     definition: dict[str, Any], raw_template: dict[str, Any]
 ) -> None:
@@ -52,13 +62,19 @@ def test_every_step_is_a_task_running_its_own_handler_module(
     functions = _functions_by_logical_id(raw_template)
     states = definition["States"]
     for step in StateName:
-        # Then each step is a Task whose resource is a function running lambdas.handlers.<snake_name>.handler
-        state = states[step.value]
-        assert state["Type"] == "Task"
-        logical_id = state["Resource"].strip("<>")
+        # Then each step is a Task (or a Map of one) whose function runs lambdas.handlers.<snake_name>.handler
+        task = _task_of(definition, step)
+        assert task["Type"] == "Task"
+        logical_id = task["Resource"].strip("<>")
         assert _handler_of(functions[logical_id]) == f"lambdas.handlers.{step.result_key}.handler"
         # and its result lands under the state's snake_case name, as lambdas.contracts.RunState expects
-        assert state["ResultPath"] == f"$.{step.result_key}"
+        assert states[step.value]["ResultPath"] == f"$.{step.result_key}"
+        if step.is_map:
+            # each shard's result is its iteration's output; the Map collects them in shard order
+            assert task["ResultPath"] == "$"
+            assert states[step.value]["Type"] == "Map"
+            assert states[step.value]["ItemsPath"] == "$.plan_evaluation.shards"
+            assert states[step.value]["MaxConcurrencyPath"] == "$.run.settings.evaluation.max_concurrent_shards"
 
 
 def test_every_deployed_handler_module_exists_in_lambdas(raw_template: dict[str, Any]) -> None:
@@ -67,13 +83,13 @@ def test_every_deployed_handler_module_exists_in_lambdas(raw_template: dict[str,
         for function in _functions_by_logical_id(raw_template).values()
         if _handler_of(function).startswith("lambdas.")
     }
-    # 10 steps + trigger + sweeper + execution cleanup
-    assert len(handlers) == 13
+    # 13 steps + trigger + sweeper + execution cleanup
+    assert len(handlers) == 16
     for handler in handlers:
         module_name, _, attribute = handler.rpartition(".")
         module = importlib.util.find_spec(module_name)
         assert module is not None, f"{handler} names a module that does not exist"
-        if "evaluate_models" not in module_name:  # the container's module imports torch lazily, check it exists only
+        if module_name.rsplit(".", 1)[-1] not in ("score_answers", "summarize_evaluation"):  # the image's modules
             assert callable(getattr(importlib.import_module(module_name), attribute))
 
 
@@ -98,11 +114,11 @@ def test_no_route_from_the_purchase_reaches_an_end_without_passing_the_delete(de
         reached.add(name)
         frontier.extend(target for _, target in _edges(states[name]))
     # Then none of them ends the execution: the only way out is through DeleteInferenceCapacity
-    assert {StateName.POLL_INFERENCE_CAPACITY.value, StateName.EVALUATE_MODELS.value} <= reached
+    assert {StateName.POLL_INFERENCE_CAPACITY.value, StateName.GENERATE_ANSWERS.value} <= reached
     assert not [name for name in reached if _is_terminal(states[name])]
-    # and every Task among them turns any failure into a visit to the delete
+    # and every Task or Map among them turns any failure into a visit to the delete
     for name in reached:
-        if states[name]["Type"] == "Task":
+        if states[name]["Type"] in ("Task", "Map"):
             assert any(c["ErrorEquals"] == ["States.ALL"] and c["Next"] == DELETE for c in states[name]["Catch"])
     # and the capacity's own Failed status routes to the delete too
     choice = states["CapacityReady?"]
@@ -111,15 +127,34 @@ def test_no_route_from_the_purchase_reaches_an_end_without_passing_the_delete(de
 
 
 def test_the_delete_retries_every_error_and_then_still_writes_the_report(definition: dict[str, Any]) -> None:
-    delete = definition["States"][DELETE]
+    states = definition["States"]
+    delete = states[DELETE]
     assert any(r["ErrorEquals"] == ["States.ALL"] and r["MaxAttempts"] >= 5 for r in delete["Retry"])
-    assert delete["Next"] == StateName.WRITE_REPORT.value
     assert [c["Next"] for c in delete["Catch"]] == [StateName.WRITE_REPORT.value]
+    # After the delete, answers that were all generated are scored; anything else goes to the report
+    generated = states[delete["Next"]]
+    assert generated["Choices"] == [
+        {"Variable": "$.generate_answers", "IsPresent": True, "Next": StateName.SCORE_ANSWERS.value}
+    ]
+    assert generated["Default"] == StateName.WRITE_REPORT.value
+
+
+def test_scoring_runs_only_after_the_delete_and_fails_into_the_report(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+    # Given every route into ScoreAnswers
+    into_scoring = [name for name, state in states.items() if ("choice", "ScoreAnswers") in _edges(state)]
+    # Then it is only the choice that follows the delete
+    assert into_scoring == [definition["States"][DELETE]["Next"]]
+    assert states[StateName.SCORE_ANSWERS.value]["Next"] == StateName.SUMMARIZE_EVALUATION.value
+    assert states[StateName.SUMMARIZE_EVALUATION.value]["Next"] == StateName.WRITE_REPORT.value
+    for step in (StateName.SCORE_ANSWERS, StateName.SUMMARIZE_EVALUATION):
+        assert [c["Next"] for c in states[step.value]["Catch"]] == [StateName.WRITE_REPORT.value]
 
 
 def test_states_before_the_purchase_fail_into_the_report_without_buying(definition: dict[str, Any]) -> None:
     for state in (
         StateName.VALIDATE_DATASET,
+        StateName.PLAN_EVALUATION,
         StateName.START_CUSTOMIZATION_JOB,
         StateName.POLL_CUSTOMIZATION_JOB,
         StateName.READ_TRAINING_METRICS,
@@ -132,9 +167,11 @@ def test_invalid_dataset_and_failed_job_skip_every_bedrock_cost(definition: dict
     states = definition["States"]
     dataset_valid = states["DatasetValid?"]
     assert dataset_valid["Choices"] == [
-        {"Variable": "$.validate_dataset.valid", "BooleanEquals": True, "Next": "StartCustomizationJob"}
+        {"Variable": "$.validate_dataset.valid", "BooleanEquals": True, "Next": "PlanEvaluation"}
     ]
     assert dataset_valid["Default"] == StateName.WRITE_REPORT.value
+    # the evaluation is planned (questions, leaks, judge) before the job that costs money starts
+    assert states["PlanEvaluation"]["Next"] == StateName.START_CUSTOMIZATION_JOB.value
     job_status = states["JobStatus?"]
     failed_or_stopped = [c for c in job_status["Choices"] if "Or" in c]
     assert [c["Next"] for c in failed_or_stopped] == [StateName.WRITE_REPORT.value]
@@ -143,7 +180,7 @@ def test_invalid_dataset_and_failed_job_skip_every_bedrock_cost(definition: dict
 
 def test_every_task_retries_throttling_and_lambda_service_errors_with_backoff(definition: dict[str, Any]) -> None:
     for step in StateName:
-        retry = definition["States"][step.value]["Retry"][0]
+        retry = _task_of(definition, step)["Retry"][0]
         assert set(RETRYABLE_ERRORS) <= set(retry["ErrorEquals"])
         assert "Lambda.TooManyRequestsException" in retry["ErrorEquals"]
         assert retry["BackoffRate"] >= 2

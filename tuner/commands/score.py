@@ -1,8 +1,10 @@
 """``python -m tuner score``: BERTScore (and optionally the LLM judge) for answer files, baseline side by side.
 
 Files are lists of ``{"question": str, "answer": str}``, the shape of the reference study's label and prediction
-files; items are matched by question. With ``--json`` stdout carries exactly one JSON object; everything else
-(progress, warnings) goes to stderr.
+files; items are matched by question. With ``--baseline`` each metric is also compared question by question
+(predictions minus baseline: mean delta, 95% bootstrap CI, wins / ties / losses, sign test) and a verdict is drawn
+on the primary metric by the rules of ``lambdas.evaluation.verdict``. With ``--json`` stdout carries exactly one
+JSON object; everything else (progress, warnings) goes to stderr.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -17,9 +20,11 @@ from statistics import fmean
 from typing import Any
 
 from lambdas.dataset.formats import lone_surrogate_in, parse_json
+from lambdas.evaluation.verdict import MetricName, Verdict, decide, describe
 from tuner.cli import EXIT_OK, UsageError
 
 DEFAULT_JUDGE_CONCURRENCY = 4
+DEFAULT_MIN_ITEMS = 10
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,6 +48,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--num-layers", type=int, default=defaults.bertscore_num_layers, help="BERTScore layer")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    verdict = parser.add_argument_group("verdict (with --baseline: did the predictions beat the baseline?)")
+    verdict.add_argument(
+        "--primary-metric",
+        choices=[MetricName.JUDGE_CORRECTNESS.value, MetricName.BERTSCORE_F1.value],
+        help="metric the verdict is drawn on (default: judge_correctness with --judge, else bertscore_f1)",
+    )
+    verdict.add_argument(
+        "--min-effect",
+        type=float,
+        help="smallest mean gain worth calling an improvement, in the metric's unit (default 0)",
+    )
+    verdict.add_argument(
+        "--min-items",
+        type=int,
+        help=f"fewest questions scored on both models for a verdict (default {DEFAULT_MIN_ITEMS})",
+    )
     parser.set_defaults(run=run)
 
 
@@ -137,7 +158,64 @@ def score_set(
     }
 
 
+def verdict_options(args: argparse.Namespace) -> tuple[str, float, int]:
+    """Primary metric, minimum effect and minimum items, checked before any scoring starts."""
+    flags = {"--primary-metric": args.primary_metric, "--min-effect": args.min_effect, "--min-items": args.min_items}
+    given = [flag for flag, value in flags.items() if value is not None]
+    if given and args.baseline is None:
+        raise UsageError(f"{given[0]} needs --baseline: the verdict compares the predictions with a baseline")
+    primary = args.primary_metric or (
+        MetricName.JUDGE_CORRECTNESS.value if args.judge else MetricName.BERTSCORE_F1.value
+    )
+    if primary == MetricName.JUDGE_CORRECTNESS and not args.judge:
+        raise UsageError("--primary-metric judge_correctness needs --judge")
+    min_effect = 0.0 if args.min_effect is None else args.min_effect
+    if not math.isfinite(min_effect) or min_effect < 0:
+        raise UsageError(f"--min-effect must be a finite number >= 0, not {args.min_effect}")
+    min_items = DEFAULT_MIN_ITEMS if args.min_items is None else args.min_items
+    if min_items < 1:
+        raise UsageError(f"--min-items must be at least 1, not {min_items}")
+    return primary, min_effect, min_items
+
+
+def compare(
+    predictions: dict[str, Any],
+    baseline: dict[str, Any],
+    *,
+    judged: bool,
+    primary_metric: str,
+    min_effect: float,
+    min_items: int,
+) -> Verdict:
+    """Per-question deltas (predictions minus baseline) for each metric, and the verdict on the primary one."""
+    from lambdas.evaluation.statistics import paired_statistics
+
+    pairs = list(zip(predictions["items"], baseline["items"], strict=True))
+    metrics = [
+        paired_statistics(
+            MetricName.BERTSCORE_F1, [tuned["f1"] - base["f1"] for tuned, base in pairs], asked=len(pairs)
+        )
+    ]
+    if judged:
+        # An item either model's judge could not score has no delta; the first error says why.
+        deltas = [
+            tuned["judge"] - base["judge"] if tuned["judge"] is not None and base["judge"] is not None else None
+            for tuned, base in pairs
+        ]
+        errors = [item["judge_error"] for pair in pairs for item in pair if item["judge_error"]]
+        metrics.append(
+            paired_statistics(
+                MetricName.JUDGE_CORRECTNESS,
+                deltas,
+                asked=len(pairs),
+                first_error=errors[0] if errors else None,
+            )
+        )
+    return decide(metrics, primary_metric=primary_metric, min_effect=min_effect, min_items=min_items)
+
+
 def run(args: argparse.Namespace) -> int:
+    primary_metric, min_effect, min_items = verdict_options(args)
     labels = load_answers(args.labels, "labels")
     predictions = load_answers(args.predictions, "predictions")
     questions = match(labels, predictions, "predictions", args.predictions)
@@ -180,6 +258,19 @@ def run(args: argparse.Namespace) -> int:
             }
         except BertScoreModelError as error:
             raise UsageError(str(error)) from None
+        verdict = (
+            compare(
+                result["predictions"],
+                result["baseline"],
+                judged=judge is not None,
+                primary_metric=primary_metric,
+                min_effect=min_effect,
+                min_items=min_items,
+            )
+            if result["baseline"] is not None
+            else None
+        )
+    result["verdict"] = verdict.model_dump(mode="json") if verdict is not None else None
 
     if args.json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
@@ -228,3 +319,11 @@ def print_table(result: dict[str, Any], questions: list[str]) -> None:
     console.print(mean_row("predictions mean", predictions))
     if baseline is not None:
         console.print(mean_row("baseline mean   ", baseline))
+    if result["verdict"] is not None:
+        verdict = Verdict.model_validate(result["verdict"])
+        # Plain text ("[95% CI ...]" is no rich markup), one line each, so the lines can be grepped and pasted.
+        plain = {"markup": False, "highlight": False, "soft_wrap": True}
+        console.print("predictions minus baseline, per question:", **plain)
+        for stats in verdict.metrics:
+            console.print(f"  {describe(stats, confidence=verdict.confidence)}", **plain)
+        console.print(f"verdict: {verdict.outcome.value.replace('_', ' ')}: {verdict.reason}", **plain)

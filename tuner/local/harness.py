@@ -60,6 +60,9 @@ class RunRequest:
     out_dir: Path | None = None
     settings_overrides: Mapping[str, Any] = field(default_factory=dict)  # deep-merged into cdk.json's fine_tuning
     clock_start: datetime | None = None
+    # Objects put in the bucket before the drop: {"eval/set.jsonl": Path} for evaluation.test_set.
+    bucket_files: Mapping[str, Path] = field(default_factory=dict)
+    converse_latency_seconds: float = 0.0  # real seconds each emulated Converse call takes (benchmarks)
 
 
 @dataclass
@@ -229,6 +232,9 @@ class LocalRun:
         self.observer = observer or Observer()
         if not request.dataset.is_file():
             raise LocalRunError(f"{request.dataset} does not exist or is not a file")
+        for key, path in request.bucket_files.items():
+            if not path.is_file():
+                raise LocalRunError(f"{path} (for s3 key {key}) does not exist or is not a file")
         self.settings = resolve_settings(request.model_id, request.settings_overrides)
         self.spec = get_model(self.settings["base_model_id"])
         self.region = self.spec.regions[0]
@@ -258,7 +264,11 @@ class LocalRun:
             functions = self._functions(resolver)
             lambdas = LocalLambdas(functions)
             emulator = EmulatedBedrock(
-                self.clock, region=self.region, behaviour=self.request.scenario.bedrock, actor=self._actor(lambdas)
+                self.clock,
+                region=self.region,
+                behaviour=self.request.scenario.bedrock,
+                actor=self._actor(lambdas),
+                converse_latency_seconds=self.request.converse_latency_seconds,
             )
             servers = stack.enter_context(EmulatorServers(emulator.dispatch))
             stack.enter_context(_process_environment(servers.environment))
@@ -355,6 +365,9 @@ class LocalRun:
         bucket = self._create_resources(resolver, s3, sfn)
         rules = events.rules_of(resolver)
 
+        for extra_key, path in self.request.bucket_files.items():
+            s3.put_object(Bucket=bucket, Key=extra_key, Body=path.read_bytes())
+            self.observer.message(f"uploaded {path} to s3://{bucket}/{extra_key}")
         key = f"{INCOMING_PREFIX}{self.request.dataset.name}"
         if not key.endswith(".jsonl"):
             key += ".jsonl"

@@ -78,20 +78,6 @@ def load_handler(handler: str) -> Callable[[Any, Any], Any]:
     return function  # type: ignore[no-any-return]
 
 
-@contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 class LocalLambdas:
     """The functions of one local stack, invoked in-process one at a time (each runs under its own environment)."""
 
@@ -99,8 +85,12 @@ class LocalLambdas:
         self._functions = {function.arn: function for function in functions}
         self._by_name = {function.name: function for function in functions}
         self._base_environment = dict(base_environment or {})
-        self._lock = threading.RLock()
-        self._current: LocalFunction | None = None
+        # Environment variables are process-wide: invocations of the same function (a Map's shards) may run at
+        # once, as on AWS; another function waits until they are done.
+        self._turn = threading.Condition()
+        self._active: LocalFunction | None = None
+        self._active_count = 0
+        self._saved_environment: dict[str, str | None] = {}
         self.invocations: list[Invocation] = []
         self.listeners: list[Callable[[Invocation], None]] = []
 
@@ -111,7 +101,7 @@ class LocalLambdas:
     @property
     def current(self) -> LocalFunction | None:
         """The function running now (read by the Bedrock emulator to attribute deletions)."""
-        return self._current
+        return self._active
 
     def find(self, function_name: str) -> LocalFunction:
         """Accept what Lambda accepts: an ARN (optionally qualified) or a function name."""
@@ -143,8 +133,7 @@ class LocalLambdas:
             timeout_seconds=function.timeout_seconds,
         )
         error_type: str | None = None
-        with self._lock, _environment({**self._base_environment, **function.environment}):
-            previous, self._current = self._current, function
+        with self._running(function):
             try:
                 result = load_handler(function.handler)(event, context)
                 body = json.loads(json.dumps(result))  # Lambda's runtime serializes the result as JSON
@@ -156,8 +145,6 @@ class LocalLambdas:
                     "requestId": context.aws_request_id,
                     "stackTrace": traceback.format_tb(error.__traceback__),
                 }
-            finally:
-                self._current = previous
         invocation = Invocation(function=function, event=event, result=body, error_type=error_type)
         self.invocations.append(invocation)
         for listener in self.listeners:
@@ -166,6 +153,39 @@ class LocalLambdas:
         if error_type is not None:
             response["FunctionError"] = "Unhandled"
         return response
+
+    @contextmanager
+    def _running(self, function: LocalFunction) -> Iterator[None]:
+        """Run under the function's environment; concurrent only with invocations of the same function."""
+        with self._turn:
+            self._turn.wait_for(lambda: self._active is None or self._active.arn == function.arn)
+            if self._active is None:
+                self._active = function
+                self._saved_environment = _apply_environment({**self._base_environment, **function.environment})
+            self._active_count += 1
+        try:
+            yield
+        finally:
+            with self._turn:
+                self._active_count -= 1
+                if self._active_count == 0:
+                    _restore_environment(self._saved_environment)
+                    self._active = None
+                    self._turn.notify_all()
+
+
+def _apply_environment(values: Mapping[str, str]) -> dict[str, str | None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    return saved
+
+
+def _restore_environment(saved: Mapping[str, str | None]) -> None:
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def _error_type(error: Exception) -> str:

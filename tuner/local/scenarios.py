@@ -11,6 +11,7 @@ class BedrockBehaviour:
     job_fails: bool = False  # the customization job ends Failed
     capacity_fails: bool = False  # the throughput / deployment ends Failed
     fine_tuned_converse_fails: bool = False  # every Converse call on the customized model fails
+    judge_denied: bool = False  # every judge call is refused (no model access)
     throttle_one_in: int | None = None  # every n-th request (both endpoints) is answered ThrottlingException
     # (operation, n): the first n requests of the operation are throttled, more than one Lambda attempt's client
     # retries can absorb, so the state machine's own Retry has to carry the step
@@ -22,6 +23,7 @@ class Scenario(StrEnum):
     JOB_FAILURE = "job-failure"
     CAPACITY_FAILURE = "capacity-failure"
     EVAL_FAILURE = "eval-failure"
+    JUDGE_OUTAGE = "judge-outage"
     THROTTLING = "throttling"
     STOP = "stop"
     STOP_EVENT_LOST = "stop-event-lost"
@@ -47,6 +49,8 @@ class Scenario(StrEnum):
             return BedrockBehaviour(capacity_fails=True)
         if self is Scenario.EVAL_FAILURE:
             return BedrockBehaviour(fine_tuned_converse_fails=True)
+        if self is Scenario.JUDGE_OUTAGE:
+            return BedrockBehaviour(judge_denied=True)
         if self is Scenario.THROTTLING:
             return BedrockBehaviour(
                 throttle_one_in=3,
@@ -60,6 +64,10 @@ _DESCRIPTIONS = {
     Scenario.JOB_FAILURE: "the customization job fails during training",
     Scenario.CAPACITY_FAILURE: "the provisioned throughput / deployment fails while being created",
     Scenario.EVAL_FAILURE: "every Converse call on the fine-tuned model fails",
+    Scenario.JUDGE_OUTAGE: (
+        "the judge model is denied (no model access): the run completes, the capacity is deleted, and the verdict is "
+        "inconclusive with the judge's error as the reason"
+    ),
     Scenario.THROTTLING: (
         "Bedrock throttles one request in three, and the capacity purchase until the client gives up; "
         "retries must carry the run"

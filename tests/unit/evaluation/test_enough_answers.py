@@ -55,5 +55,5 @@ def test_fewer_than_half_answered_fails_and_half_passes() -> None:
 
 
 def test_an_empty_test_split_fails_the_evaluation() -> None:
-    with pytest.raises(EvaluationFailedError, match="no readable question"):
+    with pytest.raises(EvaluationFailedError, match="no question to ask"):
         require_enough_answers([], {}, MODELS, answers_prefix="p/")

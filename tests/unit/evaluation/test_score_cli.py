@@ -63,6 +63,86 @@ def test_table_output_shows_both_models_side_by_side(capsys, offline_minilm):
     assert "F1 predictions" in out
     assert "F1 baseline" in out
     assert "predictions mean: P " in out
+    # the paired statistics, one line per metric, and the verdict (2 questions: too few for one)
+    assert "BERTScore F1 +0." in out
+    assert "[95% CI +0." in out  # printed as text, not swallowed as rich markup
+    assert "on 2 questions: 2 wins, 0 ties, 0 losses (sign test p=0.5)" in out
+    assert "verdict: inconclusive: only 2 questions were scored on both models; at least 10 are needed" in out
+
+
+@pytest.mark.slow
+def test_verdict_joins_the_json_with_paired_statistics(capsys, offline_minilm):
+    # Given two questions the predictions answer better than the baseline
+    # When scored with the default minimum of 10 questions
+    assert main(score_args("--baseline", str(DATA / "base.json"), "--json")) == 0
+    verdict = json.loads(capsys.readouterr().out)["verdict"]
+    # Then the verdict is honest about the sample size, and the statistics are there all the same
+    assert verdict["outcome"] == "inconclusive"
+    assert verdict["primary_metric"] == "bertscore_f1"
+    assert "only 2 questions were scored on both models" in verdict["reason"]
+    (bert,) = verdict["metrics"]
+    assert (bert["name"], bert["n"], bert["asked"], bert["coverage"]) == ("bertscore_f1", 2, 2, 1.0)
+    assert (bert["wins"], bert["ties"], bert["losses"], bert["p_value"]) == (2, 0, 0, 0.5)
+    assert 0 < bert["ci_low"] <= bert["mean_delta"] <= bert["ci_high"]
+
+    # When the minimum is lowered to what the set holds
+    assert main(score_args("--baseline", str(DATA / "base.json"), "--min-items", "2", "--json")) == 0
+    # Then both questions improving is a clear (if tiny-sample) improvement
+    assert json.loads(capsys.readouterr().out)["verdict"]["outcome"] == "improved"
+
+
+@pytest.mark.slow
+def test_without_a_baseline_there_is_no_verdict(capsys, offline_minilm):
+    assert main(score_args("--json")) == 0
+    assert json.loads(capsys.readouterr().out)["verdict"] is None
+
+
+@pytest.mark.slow
+def test_a_judge_outage_makes_the_verdict_inconclusive(capsys, offline_minilm, monkeypatch):
+    import lambdas.evaluation.judge as judge_module
+
+    def broken_judge(model_id, **_):
+        # Given a judge whose every reply lacks a rating
+        replies = ["I would rather not say."]
+        return CorrectnessJudge(FakeListChatModel(responses=replies), model_id=model_id, sleep=lambda _: None)
+
+    monkeypatch.setattr(judge_module, "bedrock_judge", broken_judge)
+    # When the answers are scored with the judge as the primary metric (its default with --judge)
+    code = main(score_args("--baseline", str(DATA / "base.json"), "--judge", "--min-items", "1", "--json"))
+    verdict = json.loads(capsys.readouterr().out)["verdict"]
+    # Then no outcome but inconclusive, saying the coverage and why, with BERTScore still reported
+    assert code == 0
+    assert verdict["outcome"] == "inconclusive"
+    assert verdict["primary_metric"] == "judge_correctness"
+    assert "judge scored 0 of 2 questions (coverage 0%, below 90%); first error: " in verdict["reason"]
+    judged = next(metric for metric in verdict["metrics"] if metric["name"] == "judge_correctness")
+    assert (judged["n"], judged["mean_delta"]) == (0, None)
+    assert judged["first_error"]
+    assert judged["first_error"] in verdict["reason"]
+    assert [metric["name"] for metric in verdict["metrics"]] == ["bertscore_f1", "judge_correctness"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--baseline", str(DATA / "base.json"), "--min-effect=-1"], "--min-effect must be a finite number >= 0"),
+        (["--baseline", str(DATA / "base.json"), "--min-effect", "nan"], "--min-effect must be a finite number"),
+        (["--baseline", str(DATA / "base.json"), "--min-items", "0"], "--min-items must be at least 1"),
+        (
+            ["--baseline", str(DATA / "base.json"), "--primary-metric", "judge_correctness"],
+            "--primary-metric judge_correctness needs --judge",
+        ),
+        (["--min-effect", "0.5"], "--min-effect needs --baseline"),
+    ],
+    ids=["negative-effect", "nan-effect", "no-items", "judge-without-judge", "verdict-without-baseline"],
+)
+def test_bad_verdict_options_exit_2_before_scoring(capsys, options, message):
+    code = main(score_args(*options, "--json"))
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""
+    assert message in captured.err
+    assert len(captured.err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize(
@@ -124,3 +204,10 @@ def test_reference_study_quality_bar_in_a_fresh_process(reference_run, tmp_path)
     assert document["bertscore_model"] == "all-MiniLM-L6-v2"
     assert document["predictions"]["mean"]["f1"] > document["baseline"]["mean"]["f1"]
     assert len(document["predictions"]["items"]) == 4
+    # Four questions cannot carry a verdict, and it says so, with the paired statistics all the same
+    verdict = document["verdict"]
+    assert verdict["outcome"] == "inconclusive"
+    assert verdict["reason"].startswith("only 4 questions were scored on both models; at least 10 are needed")
+    (bert,) = verdict["metrics"]
+    assert (bert["name"], bert["n"], bert["wins"] + bert["ties"] + bert["losses"]) == ("bertscore_f1", 4, 4)
+    assert bert["ci_low"] <= bert["mean_delta"] <= bert["ci_high"]

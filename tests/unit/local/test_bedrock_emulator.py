@@ -20,8 +20,11 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from lambdas.evaluation.judge import JUDGE_INSTRUCTIONS, parse_rating
+from lambdas.evaluation.judge import bedrock_pairwise_judge, parse_choice, parse_rating
+from lambdas.evaluation.prompts import JUDGE_INSTRUCTIONS, PAIRWISE_INSTRUCTIONS
+from lambdas.evaluation.results import Preference
 from lambdas.lifecycle.metrics import load_job_metrics, parse_loss_csv
+from tuner.local.bedrock import answers
 from tuner.local.bedrock.emulator import EmulatedBedrock
 from tuner.local.bedrock.protocol import RestJsonService, check_shape
 from tuner.local.bedrock.server import EmulatorServers
@@ -328,6 +331,93 @@ def test_base_model_answers_generically_and_the_judge_replies_in_the_judges_form
     assert parse_rating(good) == 10
     assert parse_rating(poor) < 5
     assert good.startswith("Emulated judge")
+
+
+def _judge_says(emulated: Emulated, prompt: str) -> dict:  # type: ignore[type-arg]
+    reply: dict = emulated.runtime.converse(  # type: ignore[attr-defined,type-arg]
+        modelId="amazon.nova-pro-v1:0", messages=[{"role": "user", "content": [{"text": prompt}]}]
+    )
+    return reply
+
+
+def _pairwise(question: str, reference: str, a: str, b: str) -> str:
+    return PAIRWISE_INSTRUCTIONS.format(question=question, reference=reference, answer_a=a, answer_b=b)
+
+
+def test_the_pairwise_judge_prefers_the_answer_closer_to_the_reference_in_either_order(emulated: Emulated) -> None:
+    # Given the right answer and a generic one to the same question
+    question, reference = QA[0]
+    generic = answers.base_answer(question)
+    # When the judge sees them in both orders
+    right_first = _judge_says(emulated, _pairwise(question, reference, reference, generic))
+    generic_first = _judge_says(emulated, _pairwise(question, reference, generic, reference))
+    # Then it picks the right answer both times, in the pairwise judge's format, read by the pipeline's own parser
+    first_text = right_first["output"]["message"]["content"][0]["text"]
+    assert parse_choice(first_text) == "A"
+    assert parse_choice(generic_first["output"]["message"]["content"][0]["text"]) == "B"
+    assert first_text.startswith("Emulated judge")
+    assert right_first["additionalModelResponseFields"] == {"emulated": True, "role": "pairwise judge", "choice": "A"}
+
+
+def test_the_pairwise_judge_calls_answers_equally_close_a_tie(emulated: Emulated) -> None:
+    question, reference = QA[1]
+    reply = _judge_says(emulated, _pairwise(question, reference, reference, reference.upper()))
+    assert parse_choice(reply["output"]["message"]["content"][0]["text"]) == "C"
+
+
+def test_the_emulated_position_bias_picks_the_first_answer_when_the_two_are_close() -> None:
+    # Given two answers whose overlaps with the reference differ by a little more than the tie margin
+    reference = " ".join(f"term{n}" for n in range(20))
+    closer = " ".join(f"term{n}" for n in range(10))
+    less_close = " ".join(f"term{n}" for n in range(9)) + " unrelated"
+    gap = answers.overlap_f1(closer, reference) - answers.overlap_f1(less_close, reference)
+    assert answers.PAIRWISE_TIE_MARGIN < gap <= answers.PAIRWISE_TIE_MARGIN + answers.PAIRWISE_POSITION_BIAS_BAND
+    # When the judge sees them in both orders
+    text, closer_first = answers.pairwise_reply(_pairwise("q?", reference, closer, less_close))
+    bias_text, less_close_first = answers.pairwise_reply(_pairwise("q?", reference, less_close, closer))
+    # Then it picks A both times (position-inconsistent) and says the bias is emulated when it overrides the overlap
+    assert (closer_first, less_close_first) == ("A", "A")
+    assert "position bias" not in text
+    assert "emulated position bias" in bias_text
+    # And a clearer gap is decided by the overlap in either order
+    clearly_less = " ".join(f"term{n}" for n in range(5))
+    assert answers.pairwise_reply(_pairwise("q?", reference, clearly_less, closer))[1] == "B"
+
+
+def test_the_two_judge_prompts_are_never_mistaken_for_each_other() -> None:
+    # Given a pairwise prompt whose question and answers talk about ratings, and a pointwise one quoting [[A]]
+    rating_talk = "A rating from 1 to 10 in double square brackets, such as [[6]]."
+    pairwise = _pairwise("What does the judge return?", rating_talk, rating_talk, "No idea.")
+    pointwise = JUDGE_INSTRUCTIONS.format(
+        question="How is the pairwise verdict written?", reference="As [[A]] or [[B]].", answer="[[A]] or [[B]]."
+    )
+    # Then each is recognised for what it is, and only that
+    assert answers.is_pairwise_prompt(pairwise)
+    assert not answers.is_judge_prompt(pairwise)
+    assert answers.is_judge_prompt(pointwise)
+    assert not answers.is_pairwise_prompt(pointwise)
+    # And MT-Bench's own layout counts as pairwise too
+    mt_bench = (
+        "Output your final verdict: [[A]] if assistant A is better, [[B]] if assistant B is better, [[C]] for a tie."
+        "\n[The Start of Assistant A's Answer]\nyes\n[The End of Assistant A's Answer]"
+        "\n[The Start of Assistant B's Answer]\nno\n[The End of Assistant B's Answer]"
+    )
+    assert answers.is_pairwise_prompt(mt_bench)
+
+
+def test_the_pipelines_pairwise_judge_reaches_a_consistent_verdict_through_the_emulator(emulated: Emulated) -> None:
+    # Given the pipeline's pairwise judge on the emulated Bedrock runtime
+    judge = bedrock_pairwise_judge("amazon.nova-pro-v1:0", bedrock_runtime=emulated.runtime)
+    question, reference = QA[0]
+    # When it compares the right answer (as the fine-tuned model's) with a generic one
+    verdict = judge.compare(
+        question=question, reference=reference, fine_tuned=reference, base=answers.base_answer(question)
+    )
+    # Then both orders prefer the fine-tuned answer
+    assert verdict.preference is Preference.FINE_TUNED
+    assert verdict.consistent is True
+    assert verdict.attempts == 2
+    assert "Emulated judge" in verdict.reasoning
 
 
 def test_eval_failure_scenario_fails_converse_on_the_fine_tuned_model_only(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,6 @@ from typing import Any
 from lambdas.contracts import (
     CreateInferenceCapacityOutput,
     DeleteInferenceCapacityOutput,
-    EvaluateModelsOutput,
     PollCustomizationJobOutput,
     PollInferenceCapacityOutput,
     Problem,
@@ -17,6 +16,7 @@ from lambdas.contracts import (
     RunState,
     ScoreSummary,
     StartCustomizationJobOutput,
+    SummarizeEvaluationOutput,
     ValidateDatasetOutput,
 )
 from lambdas.evaluation.results import (
@@ -161,13 +161,15 @@ def succeeded_state(*, emulated: bool = False) -> RunState:
             wait_seconds=60,
             checked_at=T0 + timedelta(hours=2.4),
         ),
-        evaluate_models=EvaluateModelsOutput(
+        summarize_evaluation=SummarizeEvaluationOutput(
             evaluation_key=f"runs/{RUN_ID}/evaluation.json",
             items=2,
             base=result.base,
             fine_tuned=result.fine_tuned,
             bertscore_model="all-MiniLM-L6-v2",
             judge_model_id="amazon.nova-pro-v1:0",
+            outcome="inconclusive",
+            reason="only 2 questions were scored on both models; at least 10 are needed",
         ),
         delete_inference_capacity=DeleteInferenceCapacityOutput(
             kind=Serving.PROVISIONED_THROUGHPUT,

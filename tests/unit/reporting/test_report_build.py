@@ -91,9 +91,9 @@ def test_a_lambda_error_cause_is_reduced_to_its_message_and_cleanup_is_reported(
     # Given an evaluation that crashed and a capacity the delete step removed
     state = with_updates(
         succeeded_state(),
-        evaluate_models=None,
+        summarize_evaluation=None,
         errors={
-            "EvaluateModels": {
+            "GenerateAnswers": {
                 "Error": "TransientServiceError",
                 "Cause": lambda_cause("TransientServiceError", "3 of 8 answers are still missing"),
             }
@@ -103,7 +103,7 @@ def test_a_lambda_error_cause_is_reduced_to_its_message_and_cleanup_is_reported(
     assert report.status is RunStatus.FAILED
     failure = report.failure.failures[0]
     assert (failure.step, failure.error, failure.message) == (
-        "EvaluateModels",
+        "GenerateAnswers",
         "TransientServiceError",
         "3 of 8 answers are still missing",
     )
@@ -125,7 +125,7 @@ def test_a_capacity_that_could_not_be_deleted_is_shouted_about():
 
 
 def test_a_run_that_never_reached_evaluation_is_not_a_success():
-    state = with_updates(succeeded_state(), evaluate_models=None)
+    state = with_updates(succeeded_state(), summarize_evaluation=None)
     assert run_status(state) is RunStatus.FAILED
 
 

@@ -5,6 +5,12 @@
 * A base model answers generically, politely and without specifics.
 * A judge (any model asked for a ``[[rating]]``) replies in the judge's real format, ``... Rating: [[N]]``, with N
   from the token overlap between the answer under review and the reference answer.
+* A pairwise judge (asked to decide ``[[A]]`` or ``[[B]]`` between two answers under their own headers) replies in
+  that judge's real format, ``... Decision: [[A]]``, ``[[B]]`` or ``[[C]]`` (a tie): it prefers the answer with the
+  clearly higher token overlap with the reference. Like real judges it has a position bias, emulated and
+  deterministic: when the higher overlap is only a little higher (a narrow band just above the tie margin) it picks
+  whichever answer it read first, A. Asked in both orders, such a question gets two different decisions, so a
+  rehearsal shows a position-consistency rate below 100% on data where the two answers are close.
 """
 
 from __future__ import annotations
@@ -57,6 +63,10 @@ _STOPWORDS = frozenset(
         "your",
     ]
 )
+
+# A tie below this overlap difference; picks A (whatever the difference's sign) up to the margin plus the band.
+PAIRWISE_TIE_MARGIN = 0.05
+PAIRWISE_POSITION_BIAS_BAND = 0.03
 
 _JUDGE_REQUEST = re.compile(r"rating.*\[\[|\[\[.*rating", re.IGNORECASE | re.DOTALL)
 _SECTION_HEADER = re.compile(r"(?<!\[)\[(?P<name>[^\[\]\n]{2,60})\][ \t]*(?:\n|$)")
@@ -175,8 +185,23 @@ def base_answer(question: str) -> str:
 
 
 def is_judge_prompt(text: str) -> bool:
-    """A judge is asked to put a rating in double square brackets (LangChain's ``[[rating]]`` or ``[[6]]``)."""
-    return bool(_JUDGE_REQUEST.search(text))
+    """A judge is asked to put a rating in double square brackets (LangChain's ``[[rating]]`` or ``[[6]]``).
+
+    A pairwise prompt is not one, even when a question or an answer in it talks about ratings.
+    """
+    return bool(_JUDGE_REQUEST.search(text)) and not is_pairwise_prompt(text)
+
+
+def is_pairwise_prompt(text: str) -> bool:
+    """A pairwise judge is asked for ``[[A]]`` or ``[[B]]`` and shown two answers under their own headers.
+
+    Both the decision format and the two answer blocks must be there: a single answer that happens to quote
+    ``[[A]]`` is not a pairwise prompt.
+    """
+    if "[[A]]" not in text or "[[B]]" not in text:
+        return False
+    sections = prompt_sections(text)
+    return _labelled_answer(sections, "a") is not None and _labelled_answer(sections, "b") is not None
 
 
 def prompt_sections(prompt: str) -> dict[str, str]:
@@ -213,3 +238,46 @@ def judge_reply(prompt: str) -> tuple[str, int]:
         f"{'reference answer' if reference is not None else 'question'}."
     )
     return f"{explanation}\n\nRating: [[{rating}]]", rating
+
+
+def _labelled_answer(sections: dict[str, str], letter: str) -> str | None:
+    """The answer shown as ``letter``: ours is ``[Answer A]``, MT-Bench's ``[The Start of Assistant A's Answer]``."""
+    for header, text in sections.items():
+        if header == f"answer {letter}" or (
+            f"assistant {letter}'s answer" in header and not header.startswith("the end of")
+        ):
+            return text
+    return None
+
+
+def pairwise_reply(prompt: str) -> tuple[str, str]:
+    """The pairwise judge's explanation and decision (A, B or C), from each answer's token overlap with the reference.
+
+    A gap within ``PAIRWISE_TIE_MARGIN`` is a tie; a gap up to the margin plus ``PAIRWISE_POSITION_BIAS_BAND`` goes
+    to A whichever answer is higher (the emulated position bias); a wider gap goes to the higher answer.
+    """
+    sections = prompt_sections(prompt)
+    answer_a = _labelled_answer(sections, "a") or ""
+    answer_b = _labelled_answer(sections, "b") or ""
+    reference = _section(sections, "reference")
+    expected = reference if reference is not None else (_section(sections, "question") or "")
+    against = "the reference answer" if reference is not None else "the question"
+    score_a, score_b = overlap_f1(answer_a, expected), overlap_f1(answer_b, expected)
+    gap = round(score_a - score_b, 6)  # rounded so that equal-looking scores never split on float noise
+    if abs(gap) <= PAIRWISE_TIE_MARGIN:
+        choice, why = "C", f"Neither is clearly closer to {against}."
+    elif abs(gap) <= PAIRWISE_TIE_MARGIN + PAIRWISE_POSITION_BIAS_BAND:
+        choice = "A"
+        why = (
+            "Answer A is a little closer."
+            if gap > 0
+            else "Answer B is a little closer, but this emulated judge leans to the answer it read first "
+            "(a deliberate, emulated position bias)."
+        )
+    else:
+        choice = "A" if gap > 0 else "B"
+        why = f"Answer {choice} is clearly closer to {against}."
+    explanation = (
+        f"Emulated judge: answer A shares {score_a:.0%} of its key terms with {against}, answer B {score_b:.0%}. {why}"
+    )
+    return f"{explanation}\n\nDecision: [[{choice}]]", choice

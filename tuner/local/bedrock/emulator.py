@@ -20,6 +20,7 @@ import io
 import math
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -161,8 +162,10 @@ class EmulatedBedrock:
         region: str,
         behaviour: BedrockBehaviour | None = None,
         actor: Callable[[], Actor] = lambda: "state-machine",
+        converse_latency_seconds: float = 0.0,
     ) -> None:
         self.clock = clock
+        self.converse_latency_seconds = converse_latency_seconds  # real seconds per Converse call (benchmarks)
         self.region = region
         self.behaviour = behaviour or BedrockBehaviour()
         self.actor = actor
@@ -195,7 +198,10 @@ class EmulatedBedrock:
                 raise ServiceError(
                     "UnknownOperationException", f"the local Bedrock emulator does not implement {operation}", 501
                 )
-            return method(**params)  # type: ignore[no-any-return]
+            result: dict[str, Any] = method(**params)
+        if operation == "Converse" and self.converse_latency_seconds > 0:
+            time.sleep(self.converse_latency_seconds)  # outside the lock: concurrent callers wait in parallel
+        return result
 
     @property
     def now(self) -> datetime:
@@ -704,6 +710,19 @@ class EmulatedBedrock:
     ) -> dict[str, Any]:
         question = answers.prompt_text(messages or [])
         system_text = " ".join(block.get("text", "") for block in request.get("system") or [])
+        pairwise = answers.is_pairwise_prompt(question)
+        if (pairwise or answers.is_judge_prompt(question) or answers.is_judge_prompt(system_text)) and (
+            self.behaviour.judge_denied
+        ):
+            # What a judge without model access (or invoked by a plain id where it needs a profile) answers.
+            raise ServiceError(
+                "AccessDeniedException",
+                f"Emulated failure (--simulate judge-outage): You don't have access to the model with the specified "
+                f"model ID {modelId}.",
+            )
+        if pairwise:
+            text, choice = answers.pairwise_reply(question)
+            return _converse_output(question, text, {"emulated": True, "role": "pairwise judge", "choice": choice})
         if answers.is_judge_prompt(question) or answers.is_judge_prompt(system_text):
             text, rating = answers.judge_reply(question)
             return _converse_output(question, text, {"emulated": True, "role": "judge", "rating": rating})
