@@ -21,19 +21,23 @@ What counts as a near duplicate
       ("revenue in 2021" and "revenue in 2022" are two questions with two answers, however alike the words);
     * a short question (fewer than ``SHORT_QUESTION_WORDS`` distinct words on either side) matches only a question
       with exactly its words, reordered or repeated: one word added to or changed in "what is amazon bedrock"
-      ("... pricing", "... sagemaker") makes a different question, and 4 of 5 words would otherwise reach 0.8.
+      ("... pricing", "... sagemaker") makes a different question, and 4 of 5 words would otherwise reach 0.8;
+    * no content word is swapped for another: the words only one question has are, on at least one side, nothing
+      but function words (``FUNCTION_WORDS``: "do", "can", "the", ...). "How do I create a job?" / "How can I
+      create a job?" and a question with one word added are near duplicates; "Which port does the billing service
+      listen on?" / "... the search service ..." are two questions of a template, with two answers, and are not.
 
     Why this rule: it is cheap (set operations on a few words, and an inverted index finds the candidates), it
     ignores word order and repeated words, and 0.8 reads simply: for a question of n distinct words, one added word
-    is tolerated from n = 5, one word swapped for another from n = 9, two swapped from n = 18. So rewordings that
+    is tolerated from n = 5, one function word swapped for another from n = 9, two from n = 18. So rewordings that
     keep most words ("How do I create a fine-tuning job in Bedrock?" / "How can I create a fine-tuning job in
     Bedrock?") are caught, while different questions on the same topic, which differ in a larger share of their
-    words ("What is the capital of France?" / "... of Germany?", 5 of 7), are not. Its limits, both of which only
-    ever flag too much (a flagged question leaves the verdict; it does not fail the run): a lexical rule cannot tell
-    a synonym from a swapped name, so a long template differing in one name is flagged; and prompts that embed the
-    same long passage with different short questions (reading comprehension) look alike. Prompts of more than
-    ``NEAR_DUPLICATE_MAX_WORDS`` distinct words are documents rather than questions and are matched exactly only,
-    which also bounds the index's memory.
+    words ("What is the capital of France?" / "... of Germany?", 5 of 7), are not. Its limits: a lexical rule cannot
+    tell a synonym from a swapped name, so it treats both as different questions ("create" / "make" is missed rather
+    than every templated dataset losing its test split); and prompts that embed the same long passage with different
+    short questions (reading comprehension) may look alike when the questions differ only in function words.
+    Prompts of more than ``NEAR_DUPLICATE_MAX_WORDS`` distinct words are documents rather than questions and are
+    matched exactly only, which also bounds the index's memory.
 
 How it scales
     An inverted index from word to training question, with prefix filtering (Bayardo et al., "Scaling up all pairs
@@ -66,6 +70,101 @@ from lambdas.registry import ModelSpec
 NEAR_DUPLICATE_THRESHOLD: Final = 0.8
 SHORT_QUESTION_WORDS: Final = 5
 NEAR_DUPLICATE_MAX_WORDS: Final = 1_000
+# English function words: swapping one for another rewords a question without changing what it asks.
+FUNCTION_WORDS: Final = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "this",
+        "that",
+        "these",
+        "those",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "am",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "may",
+        "might",
+        "must",
+        "shall",
+        "should",
+        "will",
+        "would",
+        "have",
+        "has",
+        "had",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "from",
+        "by",
+        "with",
+        "about",
+        "into",
+        "onto",
+        "over",
+        "under",
+        "as",
+        "and",
+        "or",
+        "but",
+        "if",
+        "then",
+        "so",
+        "i",
+        "me",
+        "my",
+        "we",
+        "our",
+        "you",
+        "your",
+        "it",
+        "its",
+        "they",
+        "them",
+        "their",
+        "he",
+        "she",
+        "his",
+        "her",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "please",
+        "tell",
+        "explain",
+        "describe",
+        "there",
+        "here",
+        "some",
+        "any",
+        "all",
+        "each",
+        "every",
+        "just",
+        "also",
+        "exactly",
+    ]
+)
 MATCHED_CHARACTERS: Final = 200
 
 LeakageKind = Literal["exact", "near"]
@@ -215,7 +314,7 @@ class LeakageIndex:
             if not smallest <= len(entry.words) <= largest or entry.numbers != numbers:
                 continue
             similarity = len(words & entry.words) / len(words | entry.words)
-            if _near(similarity, min(len(words), len(entry.words))):
+            if _near(similarity, min(len(words), len(entry.words))) and not _swaps_content(words, entry.words):
                 ranked = (similarity, entry.split == "train", -entry_id)
                 best = ranked if best is None else max(best, ranked)
         if best is None:
@@ -246,6 +345,11 @@ def _near(similarity: float, fewest_words: int) -> bool:
     if fewest_words < SHORT_QUESTION_WORDS:
         return similarity == 1.0
     return similarity >= NEAR_DUPLICATE_THRESHOLD - _EPSILON
+
+
+def _swaps_content(first: frozenset[str], second: frozenset[str]) -> bool:
+    """True when each question has a content word the other lacks: a template's two instances, not a rewording."""
+    return bool((first - second) - FUNCTION_WORDS) and bool((second - first) - FUNCTION_WORDS)
 
 
 def _numbers(words: frozenset[str]) -> frozenset[str]:

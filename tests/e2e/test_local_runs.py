@@ -124,7 +124,7 @@ def test_failed_capacity_is_deleted_and_the_run_fails(
     assert "capacity-failure" in report["headline"]
     _assert_every_capacity_deleted(result, serving, by="state-machine")
     states = state_names(result)
-    assert "EvaluateModels" not in states
+    assert "GenerateAnswers" not in states
     assert states.index("DeleteInferenceCapacity") > states.index("PollInferenceCapacity")
 
 
@@ -142,7 +142,8 @@ def test_when_the_fine_tuned_model_cannot_answer_the_run_fails_and_the_capacity_
     assert "AccessDeniedException" in failure
     # ...through the capacity delete, which still runs after it
     states = state_names(result)
-    assert states.index("DeleteInferenceCapacity") > states.index("EvaluateModels")
+    assert states.index("DeleteInferenceCapacity") > states.index("GenerateAnswers")
+    assert "ScoreAnswers" not in states  # nothing to score: the report says why instead
     _assert_every_capacity_deleted(result, serving, by="state-machine")
 
 

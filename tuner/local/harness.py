@@ -91,6 +91,7 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
     emulator_failures: list[str] = field(default_factory=list)
     bedrock_calls: list[tuple[str, str]] = field(default_factory=list)  # (operation, caller) of every request
+    judge_calls: list[int] = field(default_factory=list)  # positions in bedrock_calls of the judge's requests
     bedrock_throttled: int = 0  # requests the emulator answered with ThrottlingException
 
 
@@ -205,7 +206,10 @@ def steps_from_history(history: list[dict[str, Any]]) -> list[StepView]:
         elif current is None:
             continue
         elif kind.endswith("StateExited"):
-            current.status = "caught" if current.status == "retrying" else "done"
+            # A Map exits after the states inside it: close the step that was entered under this name.
+            name = event.get("stateExitedEventDetails", {}).get("name")
+            exited = next((step for step in reversed(steps) if step.name == name), current)
+            exited.status = "caught" if exited.status == "retrying" else "done"
         elif kind in ("LambdaFunctionFailed", "TaskFailed", "LambdaFunctionTimedOut"):
             failed: dict[str, Any] = next((value for key, value in event.items() if key.endswith("EventDetails")), {})
             current.error = failed.get("error")
@@ -295,6 +299,7 @@ class LocalRun:
             notes=self.notes,
             emulator_failures=failures,
             bedrock_calls=list(emulator.calls),
+            judge_calls=list(emulator.judge_calls),
             bedrock_throttled=emulator.throttled,
         )
 

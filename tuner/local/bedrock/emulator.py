@@ -171,6 +171,7 @@ class EmulatedBedrock:
         self.actor = actor
         self.ledger = Ledger()
         self.calls: list[tuple[str, str]] = []  # (operation, actor) of every request, throttled ones included
+        self.judge_calls: list[int] = []  # positions in ``calls`` of the requests that asked a judge
         self.throttled = 0
         self._burst_refused: dict[str, int] = {}
         self._jobs: dict[str, _Job] = {}
@@ -711,9 +712,10 @@ class EmulatedBedrock:
         question = answers.prompt_text(messages or [])
         system_text = " ".join(block.get("text", "") for block in request.get("system") or [])
         pairwise = answers.is_pairwise_prompt(question)
-        if (pairwise or answers.is_judge_prompt(question) or answers.is_judge_prompt(system_text)) and (
-            self.behaviour.judge_denied
-        ):
+        judging = pairwise or answers.is_judge_prompt(question) or answers.is_judge_prompt(system_text)
+        if judging:
+            self.judge_calls.append(len(self.calls) - 1)
+        if judging and self.behaviour.judge_denied:
             # What a judge without model access (or invoked by a plain id where it needs a profile) answers.
             raise ServiceError(
                 "AccessDeniedException",
