@@ -83,6 +83,7 @@ def main() -> None:
             out_dir=root / "out",
             bucket_files={"eval/scale.jsonl": eval_file},
             converse_latency_seconds=args.latency,
+            execution_limit_seconds=3 * 3600,  # 5,000 questions take many minutes of real BERTScore on 2 cores
             settings_overrides={
                 "base_model_id": "amazon.nova-lite-v1:0:300k",
                 "evaluation": {

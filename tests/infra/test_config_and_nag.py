@@ -62,6 +62,18 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
         ({"fine_tuning.hyperparameters": '{"epochCount": true}'}, "epochCount must be a number, not true"),
         ({"fine_tuning.evaluation": '{"judge_model_id": ""}'}, "fine_tuning.evaluation.judge_model_id"),
         ({"fine_tuning.evaluation": '{"bertscore_model": ""}'}, "fine_tuning.evaluation.bertscore_model"),
+        # a judge that cannot be invoked, a verdict on a metric nobody measures, a fixed set outside eval/
+        ({"fine_tuning.evaluation": '{"judge_model_id": "acme.judge-v1"}'}, "unknown judge 'acme.judge-v1'"),
+        (
+            {"fine_tuning.evaluation": '{"judge_enabled": false}'},
+            "primary_metric judge_correctness needs the judge (judge_enabled is false)",
+        ),
+        (
+            {"fine_tuning.evaluation": '{"primary_metric": "pairwise_preference", "pairwise_enabled": false}'},
+            "primary_metric pairwise_preference needs pairwise_enabled",
+        ),
+        ({"fine_tuning.evaluation": '{"test_set": "incoming/set.jsonl"}'}, "fine_tuning.evaluation.test_set"),
+        ({"fine_tuning.evaluation": '{"min_effect": -0.5}'}, "fine_tuning.evaluation.min_effect"),
         (
             {"fine_tuning.vpc": '{"subnet_ids": [""], "security_group_ids": ["sg-0a1b2c"]}'},
             "fine_tuning.vpc.subnet_ids.0",
