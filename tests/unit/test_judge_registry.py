@@ -43,7 +43,7 @@ def test_a_judge_without_a_route_from_the_region_is_refused_with_where_it_works(
 
 
 def test_an_unknown_judge_is_refused_naming_the_known_ones() -> None:
-    with pytest.raises(JudgeNotInvocableError, match="unknown judge 'acme.judge-v1'.*amazon.nova-pro-v1:0"):
+    with pytest.raises(JudgeNotInvocableError, match=r"unknown judge 'acme\.judge-v1'.*amazon\.nova-pro-v1:0"):
         resolve_judge_invocation_id("acme.judge-v1", "us-east-1")
 
 
