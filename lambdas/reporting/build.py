@@ -122,7 +122,13 @@ def build_report(
         capacity=_capacity(state),
         failure=_failure(state, status),
     )
-    return report.model_copy(update={"headline": headline(report)})
+    summary = state.summarize_evaluation
+    verdict_line = (
+        f"{summary.outcome.replace('_', ' ')}: {summary.reason}"
+        if report.verdict is None and summary is not None and status is RunStatus.SUCCEEDED
+        else None
+    )
+    return report.model_copy(update={"headline": headline(report, verdict_line=verdict_line)})
 
 
 def _dataset(state: RunState) -> DatasetSection | None:
@@ -308,8 +314,9 @@ def _cleanup(state: RunState) -> list[str]:
     return lines
 
 
-def headline(report: Report) -> str:
-    """One line for the notification subject and the Fail state's cause."""
+def headline(report: Report, *, verdict_line: str | None = None) -> str:
+    """One line for the notification subject and the Fail state's cause: the verdict first when there is one
+    (``verdict_line`` is the state's copy of it, for the notification, which does not read evaluation.json)."""
     if report.status is RunStatus.REJECTED:
         count = report.dataset.error_count if report.dataset else 0
         first = report.dataset.first_errors[0] if report.dataset and report.dataset.first_errors else None
@@ -320,7 +327,9 @@ def headline(report: Report) -> str:
         return f"failed at {failure.step}: {failure.message}" if failure else "failed"
     parts: list[str] = []
     if report.verdict is not None:
-        parts.append(f"{report.verdict.outcome.value.replace('_', ' ')}: {report.verdict.reason}")
+        verdict_line = f"{report.verdict.outcome.value.replace('_', ' ')}: {report.verdict.reason}"
+    if verdict_line is not None:
+        parts.append(verdict_line)
     elif report.evaluation is not None:
         tuned, base = report.evaluation.fine_tuned, report.evaluation.base
         if tuned.bertscore_f1 is not None and base.bertscore_f1 is not None:
@@ -329,6 +338,6 @@ def headline(report: Report) -> str:
             parts.append(f"judge {tuned.judge_mean:.1f} vs {base.judge_mean:.1f}")
     if report.capacity is not None and report.capacity.estimated_cost_usd is not None:
         parts.append(f"capacity ~${report.capacity.estimated_cost_usd:,.2f}")
-    if report.verdict is not None:
+    if verdict_line is not None:
         return "; ".join(parts)
     return "fine-tuned: " + "; ".join(parts) if parts else "succeeded"

@@ -20,6 +20,7 @@ from statistics import fmean
 from typing import Any
 
 from lambdas.dataset.formats import lone_surrogate_in, parse_json
+from lambdas.evaluation.results import PairwiseVerdict, Preference
 from lambdas.evaluation.verdict import MetricName, Verdict, decide, describe
 from tuner.cli import EXIT_OK, UsageError
 
@@ -42,6 +43,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--judge", action="store_true", help="also grade correctness 1-10 with an LLM judge on Bedrock")
     parser.add_argument("--judge-model", default=defaults.judge_model_id, help="Bedrock model id of the judge")
     parser.add_argument(
+        "--no-pairwise",
+        action="store_true",
+        help="with --judge and --baseline, skip the pairwise preference judge (asked in both orders)",
+    )
+    parser.add_argument(
         "--bertscore-model",
         default=defaults.bertscore_model,
         help=f"BERTScore model: {defaults.bertscore_model!r} (offline, packaged), a local folder or a hub name",
@@ -51,7 +57,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     verdict = parser.add_argument_group("verdict (with --baseline: did the predictions beat the baseline?)")
     verdict.add_argument(
         "--primary-metric",
-        choices=[MetricName.JUDGE_CORRECTNESS.value, MetricName.BERTSCORE_F1.value],
+        choices=[
+            m.value for m in (MetricName.JUDGE_CORRECTNESS, MetricName.PAIRWISE_PREFERENCE, MetricName.BERTSCORE_F1)
+        ],
         help="metric the verdict is drawn on (default: judge_correctness with --judge, else bertscore_f1)",
     )
     verdict.add_argument(
@@ -169,6 +177,8 @@ def verdict_options(args: argparse.Namespace) -> tuple[str, float, int]:
     )
     if primary == MetricName.JUDGE_CORRECTNESS and not args.judge:
         raise UsageError("--primary-metric judge_correctness needs --judge")
+    if primary == MetricName.PAIRWISE_PREFERENCE and (not args.judge or args.no_pairwise):
+        raise UsageError("--primary-metric pairwise_preference needs --judge (and no --no-pairwise)")
     min_effect = 0.0 if args.min_effect is None else args.min_effect
     if not math.isfinite(min_effect) or min_effect < 0:
         raise UsageError(f"--min-effect must be a finite number >= 0, not {args.min_effect}")
@@ -186,6 +196,7 @@ def compare(
     primary_metric: str,
     min_effect: float,
     min_items: int,
+    pairwise: list[PairwiseVerdict] | None = None,
 ) -> Verdict:
     """Per-question deltas (predictions minus baseline) for each metric, and the verdict on the primary one."""
     from lambdas.evaluation.statistics import paired_statistics
@@ -211,6 +222,17 @@ def compare(
                 first_error=errors[0] if errors else None,
             )
         )
+    if pairwise is not None:
+        preference = {Preference.FINE_TUNED: 1.0, Preference.BASE: -1.0, Preference.TIE: 0.0}
+        errors = [verdict.error for verdict in pairwise if verdict.error]
+        metrics.append(
+            paired_statistics(
+                MetricName.PAIRWISE_PREFERENCE,
+                [preference[v.preference] if v.preference is not None else None for v in pairwise],
+                asked=len(pairwise),
+                first_error=errors[0] if errors else None,
+            )
+        )
     return decide(metrics, primary_metric=primary_metric, min_effect=min_effect, min_items=min_items)
 
 
@@ -228,11 +250,14 @@ def run(args: argparse.Namespace) -> int:
     if args.bertscore_model == OFFLINE_MINILM:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the packaged model never needs the hub
     judge = None
+    pairwise_judge = None
     if args.judge:
         from lambdas import aws
-        from lambdas.evaluation.judge import bedrock_judge
+        from lambdas.evaluation.judge import bedrock_judge, bedrock_pairwise_judge
 
         judge = bedrock_judge(args.judge_model, bedrock_runtime=aws.client("bedrock-runtime"))
+        if baseline is not None and not args.no_pairwise:
+            pairwise_judge = bedrock_pairwise_judge(args.judge_model, bedrock_runtime=aws.client("bedrock-runtime"))
 
     # Libraries print to stdout at times; keep it for our output only.
     with contextlib.redirect_stdout(sys.stderr):
@@ -258,6 +283,16 @@ def run(args: argparse.Namespace) -> int:
             }
         except BertScoreModelError as error:
             raise UsageError(str(error)) from None
+        preferences = (
+            pairwise_judge.compare_many(
+                [(q, labels[q], predictions[q], baseline[q]) for q in questions], concurrency=DEFAULT_JUDGE_CONCURRENCY
+            )
+            if pairwise_judge is not None and baseline is not None
+            else None
+        )
+        result["pairwise"] = (
+            [verdict.model_dump(mode="json") for verdict in preferences] if preferences is not None else None
+        )
         verdict = (
             compare(
                 result["predictions"],
@@ -266,6 +301,7 @@ def run(args: argparse.Namespace) -> int:
                 primary_metric=primary_metric,
                 min_effect=min_effect,
                 min_items=min_items,
+                pairwise=preferences,
             )
             if result["baseline"] is not None
             else None

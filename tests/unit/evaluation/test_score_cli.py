@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from lambdas.evaluation.judge import CorrectnessJudge
+from lambdas.evaluation.judge import CorrectnessJudge, PairwiseJudge
 from tuner.cli import main
 
 DATA = Path(__file__).parent / "data"
@@ -46,7 +46,13 @@ def test_judge_scores_join_the_json(capsys, offline_minilm, monkeypatch):
         replies = ["Right. [[9]]", "Right. [[10]]", "Wrong. [[2]]", "Wrong. [[1]]"]
         return CorrectnessJudge(FakeListChatModel(responses=replies), model_id=model_id, sleep=lambda _: None)
 
+    def fake_pairwise(model_id, **_):
+        # question 1: fine-tuned first says A, base first says B (consistent); question 2: A both times (a tie)
+        replies = ["A. [[A]]", "B. [[B]]", "A. [[A]]", "A. [[A]]"]
+        return PairwiseJudge(FakeListChatModel(responses=replies), model_id=model_id, sleep=lambda _: None)
+
     monkeypatch.setattr(judge_module, "bedrock_judge", fake_judge)
+    monkeypatch.setattr(judge_module, "bedrock_pairwise_judge", fake_pairwise)
     code = main(score_args("--baseline", str(DATA / "base.json"), "--judge", "--json"))
     document = json.loads(capsys.readouterr().out)
     assert code == 0
@@ -54,6 +60,11 @@ def test_judge_scores_join_the_json(capsys, offline_minilm, monkeypatch):
     assert sorted(item["judge"] for item in document["predictions"]["items"]) == [9, 10]
     assert document["predictions"]["mean"]["judge"] == 9.5
     assert document["baseline"]["mean"]["judge"] == 1.5
+    # the pairwise judge, asked in both orders, joins the verdict's metrics
+    assert [v["preference"] for v in document["pairwise"]] == ["fine_tuned", "tie"]
+    assert [v["consistent"] for v in document["pairwise"]] == [True, False]
+    metrics = {metric["name"]: metric for metric in document["verdict"]["metrics"]}
+    assert (metrics["pairwise_preference"]["wins"], metrics["pairwise_preference"]["ties"]) == (1, 1)
 
 
 @pytest.mark.slow
@@ -108,7 +119,9 @@ def test_a_judge_outage_makes_the_verdict_inconclusive(capsys, offline_minilm, m
 
     monkeypatch.setattr(judge_module, "bedrock_judge", broken_judge)
     # When the answers are scored with the judge as the primary metric (its default with --judge)
-    code = main(score_args("--baseline", str(DATA / "base.json"), "--judge", "--min-items", "1", "--json"))
+    code = main(
+        score_args("--baseline", str(DATA / "base.json"), "--judge", "--no-pairwise", "--min-items", "1", "--json")
+    )
     verdict = json.loads(capsys.readouterr().out)["verdict"]
     # Then no outcome but inconclusive, saying the coverage and why, with BERTScore still reported
     assert code == 0

@@ -24,7 +24,10 @@ def test_a_complete_run_succeeds_with_scores_and_cost_in_the_headline():
     report = build_report(succeeded_state(), now=T0, evaluation=evaluation_result())
     assert report.status is RunStatus.SUCCEEDED
     assert report.failure is None
-    assert report.headline == "fine-tuned: BERTScore F1 0.72 vs base 0.65; judge 8.0 vs 3.0; capacity ~$132.00"
+    # the verdict leads (here: too few questions for one), then the capacity's cost
+    assert report.headline == (
+        "inconclusive: only 2 questions were scored on both models; at least 10 are needed; capacity ~$132.00"
+    )
     assert report.capacity is not None
     assert report.capacity.lifetime_seconds == 1800.0
     assert report.hyperparameters == {"epochCount": "10", "batchSize": "8"}
@@ -177,3 +180,10 @@ def test_an_undeleted_on_demand_deployment_gets_its_own_delete_command():
     assert line.endswith(
         f"aws bedrock delete-custom-model-deployment --custom-model-deployment-identifier {deployment}"
     )
+
+
+def test_the_headline_and_the_notification_lead_with_the_verdict_even_without_evaluation_json():
+    # Given a succeeded run whose evaluation.json the notification does not read (it builds from the state alone)
+    report = build_report(succeeded_state(), now=T0, evaluation=None)
+    # Then the headline is the verdict the SummarizeEvaluation step carried in the state, with its reason
+    assert report.headline.startswith("inconclusive: only 2 questions were scored on both models")
