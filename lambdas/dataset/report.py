@@ -60,6 +60,10 @@ class ErrorCode(StrEnum):
     RAW_ARRAY_TOO_LARGE = "raw_array_too_large"
     EMPTY_FILE = "empty_file"
     LONE_SURROGATE = "lone_surrogate"
+    BAD_MEDIA_FORMAT = "bad_media_format"  # an image or video "format" the model does not take
+    BAD_MEDIA_SOURCE = "bad_media_source"  # a medium not read from an S3 object uri
+    MIXED_MEDIA = "mixed_media"  # a dataset with both images and videos (Nova)
+    BAD_REASONING = "bad_reasoning"  # reasoning content misplaced, misshapen, or for a model that takes none
 
 
 class WarningCode(StrEnum):
@@ -69,6 +73,7 @@ class WarningCode(StrEnum):
     DUPLICATE_PROMPT = "duplicate_prompt"
     UNBALANCED_LENGTHS = "unbalanced_lengths"
     MISSING_SYSTEM_PROMPT = "missing_system_prompt"
+    TRAILING_BLANK_LINES = "trailing_blank_lines"  # blank lines after the last record, where the format tolerates it
 
 
 class TokenStats(BaseModel):

@@ -3,7 +3,9 @@
 The file is read in chunks (local path or an S3 ``get_object`` body) and split into lines here; memory stays
 constant whatever the file size: one line at a time (capped at ``max_line_bytes``, longer lines are reported and
 skipped without being buffered), problems capped per code, a fixed histogram for the median and bounded sets for
-duplicate detection. Every per-family rule comes from the model registry.
+duplicate detection. What a record must look like is its format family's business (``lambdas.dataset.families``,
+chosen by the registry's ``DataFormat``); this module keeps the streaming, the counting, the token statistics,
+the duplicates and the report.
 """
 
 from __future__ import annotations
@@ -17,14 +19,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, cast
 
-from lambdas.dataset.formats import (
-    BEDROCK_CONVERSATION_SCHEMA,
-    json_type,
-    lone_surrogate_in,
-    parse_json,
-    shown,
-    shown_keys,
-)
+from lambdas.dataset.families import Parts, estimate_tokens, family_for
+from lambdas.dataset.formats import json_type, lone_surrogate_in, parse_json
 from lambdas.dataset.report import (
     DatasetStats,
     ErrorCode,
@@ -34,7 +30,7 @@ from lambdas.dataset.report import (
     ValidationReport,
     WarningCode,
 )
-from lambdas.registry import DataFormat, ModelSpec
+from lambdas.registry import ModelSpec
 
 if TYPE_CHECKING:  # the settings model (and what it imports) is not needed to validate a file
     from lambdas.settings import PipelineSettings
@@ -45,9 +41,6 @@ DEFAULT_MAX_LINE_BYTES = 4 * 1024 * 1024
 # How many records duplicate detection remembers (two hashes each, a few MB); beyond it duplicates go unnoticed.
 # The largest record limit in the registry is 20,000, so a file this long is rejected for its count anyway.
 DUPLICATE_TRACKING_LIMIT = 50_000
-# Converse-format media limits (Amazon Nova): up to 10 images or 1 video per message.
-MAX_IMAGES_PER_MESSAGE = 10
-MAX_VIDEOS_PER_MESSAGE = 1
 # unbalanced_lengths: the longest record is this many times the median (and at least UNBALANCED_MIN_TOKENS long).
 UNBALANCED_FACTOR = 10
 UNBALANCED_MIN_TOKENS = 200
@@ -61,40 +54,16 @@ _NEWLINE = ord("\n")
 # goes through parse_json, which words the error.
 _scan_json: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(cast(Any, json.JSONDecoder()))
 
+BLANK_LINE_MESSAGE = "blank line; JSONL needs one JSON object on every line"
 NOT_A_RECORD: Any = object()  # parse_line's answer for a line that could not be read as JSON
 LONE_SURROGATE_MESSAGE = (
     "a string holds a \\uD800-\\uDFFF escape that is half of a UTF-16 surrogate pair, not a character; it cannot "
     "be saved as UTF-8, so the run would fail after training. Remove it, or write the character itself"
 )
 
-_Parts = tuple[str | None, tuple[str, ...], tuple[str, ...]]  # system prompt, prompt turns, final answer
-
-_TOP_LEVEL_KEYS: dict[DataFormat, frozenset[str]] = {
-    DataFormat.ANTHROPIC_MESSAGES: frozenset({"system", "messages"}),
-    DataFormat.BEDROCK_CONVERSATION: frozenset({"schemaVersion", "system", "messages"}),
-    DataFormat.PROMPT_COMPLETION: frozenset({"prompt", "completion"}),
-}
-_MESSAGE_KEYS = frozenset({"role", "content"})
-_BLOCK_KEYS = frozenset({"text", "image", "video"})
-
-
-def estimate_tokens(characters: int) -> int:
-    """AWS's sample validator estimates tokens as characters // 3."""
-    return characters // 3
-
 
 def epochs_for(settings: PipelineSettings) -> int:
     return int(float(settings.resolved_hyperparameters().get("epochCount", "1")))
-
-
-def _group_by_sentinel(reserved: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """Reserved strings grouped by one character each contains, chosen to be rare in prose (not a letter, digit or
-    space: the ``:`` of ``User:``, the newline of ``\\nHuman:``). A text without that character cannot hold them."""
-    groups: dict[str, list[str]] = {}
-    for text in reserved:
-        sentinel = next((char for char in text if not char.isalnum() and char != " "), text[0])
-        groups.setdefault(sentinel, []).append(text)
-    return tuple((sentinel, tuple(members)) for sentinel, members in groups.items())
 
 
 class _ChunkStream(io.RawIOBase):
@@ -164,7 +133,9 @@ class DatasetValidator:
     """Checks records one at a time and keeps constant-size statistics; ``finish`` produces the report.
 
     Feed raw lines with ``feed_line`` (or already-parsed records with ``check_record``, as preparation does after
-    converting raw question/answer pairs), report skipped over-long lines with ``line_too_long``.
+    converting raw question/answer pairs), report skipped over-long lines with ``line_too_long``. The record rules
+    are the format family's (``lambdas.dataset.families``): it logs problems here and hands back, through
+    ``measure`` and ``note_system_prompt``, what each record holds.
     """
 
     def __init__(
@@ -190,12 +161,10 @@ class DatasetValidator:
         self.records = 0
         self.bytes = 0
         self.stopped = False  # set when reading on is pointless (the file is a JSON array)
-        self._format = spec.data_format
-        self._converse = spec.data_format is DataFormat.BEDROCK_CONVERSATION
-        self._prompt_completion = spec.data_format is DataFormat.PROMPT_COMPLETION
-        self._allowed_keys = _TOP_LEVEL_KEYS[spec.data_format]
-        self._reserved = spec.reserved_strings
-        self._reserved_groups = _group_by_sentinel(spec.reserved_strings)
+        self._family = family_for(spec, self)
+        self._blank_lines_may_trail = self._family.trailing_blank_lines_tolerated
+        self._blank_run_start: int | None = None  # the first of the blank lines read since the last record
+        self._blank_run_length = 0
         self._max_tokens = spec.limits.max_tokens_per_record
         self._histogram = array("I", bytes(4 * (max_line_bytes // 3 + 2)))
         self._measured = 0
@@ -226,6 +195,8 @@ class DatasetValidator:
         if self.stopped:
             return NOT_A_RECORD
         if raw is None:
+            if self._blank_run_start is not None:
+                self._blank_lines_are_errors()
             self.line_too_long(line_number)
             return NOT_A_RECORD
         self.bytes += len(raw) + 1
@@ -249,6 +220,8 @@ class DatasetValidator:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as error:
+            if self._blank_run_start is not None:
+                self._blank_lines_are_errors()
             self.records += 1
             self.errors.add(
                 line_number,
@@ -258,8 +231,15 @@ class DatasetValidator:
             )
             return NOT_A_RECORD
         if not text or text.isspace():
-            self.errors.add(line_number, ErrorCode.BLANK_LINE, "blank line; JSONL needs one JSON object on every line")
+            if self._blank_lines_may_trail:  # an error only once a record follows (see _blank_lines_are_errors)
+                if self._blank_run_start is None:
+                    self._blank_run_start = line_number
+                self._blank_run_length += 1
+            else:
+                self.errors.add(line_number, ErrorCode.BLANK_LINE, BLANK_LINE_MESSAGE)
             return NOT_A_RECORD
+        if self._blank_run_start is not None:
+            self._blank_lines_are_errors()
         self.records += 1
         if self.records == 1 and text.lstrip().startswith("[") and self._is_json_array(text):
             return NOT_A_RECORD
@@ -273,6 +253,31 @@ class DatasetValidator:
                 return NOT_A_RECORD
         self._line_key = hash(raw)  # identifies the record for duplicate detection (see _check_duplicates)
         return value
+
+    def _blank_lines_are_errors(self) -> None:
+        """The blank lines just read are followed by a line: they are between records, an error each."""
+        start = self._blank_run_start
+        if start is None:
+            return
+        for line_number in range(start, start + self._blank_run_length):
+            self.errors.add(line_number, ErrorCode.BLANK_LINE, BLANK_LINE_MESSAGE)
+        self._blank_run_start, self._blank_run_length = None, 0
+
+    def _trailing_blank_lines(self) -> None:
+        """Blank lines at the end of the file: a warning where the format tolerates them (and a record came first)."""
+        first, count = self._blank_run_start, self._blank_run_length
+        if first is None:
+            return
+        if not self.records:  # nothing but blank lines: each is an error, as before any record
+            self._blank_lines_are_errors()
+            return
+        self.warnings.add(
+            first,
+            WarningCode.TRAILING_BLANK_LINES,
+            f"the file ends with {count:,} blank line(s), from line {first}; accepted after the last record, but "
+            "remove them: a blank line between records is an error",
+        )
+        self._blank_run_start, self._blank_run_length = None, 0
 
     def _decode_slowly(self, line_number: int, text: str) -> Any:
         """``json`` parsing with its error located for the user; ``NOT_A_RECORD`` when the line is not JSON."""
@@ -332,293 +337,20 @@ class DatasetValidator:
         if not isinstance(record, dict):
             self.errors.add(line, ErrorCode.NOT_AN_OBJECT, f"each line must be a JSON object, not {json_type(record)}")
             return
-        unknown = [key for key in record if key not in self._allowed_keys]
-        if unknown:
-            self._unknown_keys(line, unknown, "the record", self._allowed_keys)
-        if self._format is DataFormat.PROMPT_COMPLETION:
-            self._check_prompt_completion(line, record)
-        else:
-            self._check_conversation(line, record)
+        self._family.check_record(line, record)
 
     def _well_formed_conversation(self, line: int, record: dict[str, Any]) -> bool:
-        """The common case in few operations: True when the record is a flawless conversation (and is measured).
+        """The family's fast path: True when the record is flawless (and was measured), False to check it in
+        detail."""
+        return self._family.well_formed(line, record)
 
-        Anything unusual returns False before anything is logged, and the detailed checks below then find and word
-        every problem. Keeping this path short is what makes a 10 GB file affordable.
-        """
-        if self._prompt_completion:
-            return False
-        allowed = self._allowed_keys
-        for key in record:
-            if key not in allowed:
-                return False
-        messages = record.get("messages")
-        if type(messages) is not list or len(messages) < 2:
-            return False
-        converse = self._converse
-        system = record.get("system")
-        if converse:
-            if "schemaVersion" in record and record["schemaVersion"] != BEDROCK_CONVERSATION_SCHEMA:
-                return False
-            if system is not None:
-                if type(system) is not list:
-                    return False
-                blocks: list[str] = []
-                for block in system:
-                    if type(block) is not dict or len(block) != 1 or type(block.get("text")) is not str:
-                        return False
-                    blocks.append(block["text"])
-                system = "\n".join(blocks)
-        elif system is not None and type(system) is not str:
-            return False
-        texts: list[str] = []
-        characters = len(system) if system else 0
-        expected = "user"
-        for message in messages:
-            if type(message) is not dict or len(message) != 2 or message.get("role") != expected:
-                return False
-            content = message.get("content")
-            if converse:  # one text block per message; media or several blocks take the detailed path
-                if type(content) is not list or len(content) != 1:
-                    return False
-                block = content[0]
-                if type(block) is not dict or len(block) != 1:
-                    return False
-                content = block.get("text")
-            if type(content) is not str or not content or content.isspace():
-                return False
-            texts.append(content)
-            characters += len(content)
-            expected = "assistant" if expected == "user" else "user"
-        if expected != "user":  # the last message was not the assistant's
-            return False
-        for text in texts if system is None else (system, *texts):
-            if not text.isascii() and lone_surrogate_in(text):  # isascii() is a flag lookup, not a scan
-                return False
-            for sentinel, group in self._reserved_groups:
-                if sentinel in text:  # one-character search: a few times faster than searching for the strings
-                    for reserved in group:
-                        if reserved in text:
-                            return False
-        if estimate_tokens(characters) > self._max_tokens:
-            return False
-        self._measure(line, characters, (system, tuple(texts[:-1]), (texts[-1],)))
-        if system is None:
-            self._note_system_prompt(line, system)
-        return True
-
-    def _note_system_prompt(self, line: int, system: str | None) -> None:
+    def note_system_prompt(self, line: int, system: str | None) -> None:
         if system is None and self.spec.system_prompt_recommended:
             self._without_system += 1
             if self._first_without_system is None:
                 self._first_without_system = line
 
-    def _check_prompt_completion(self, line: int, record: dict[str, Any]) -> None:
-        texts: list[str] = []
-        for key in ("prompt", "completion"):
-            if key not in record:
-                self.errors.add(line, ErrorCode.MISSING_FIELD, f'the record has no "{key}"')
-                continue
-            value = record[key]
-            if not isinstance(value, str):
-                self.errors.add(line, ErrorCode.WRONG_TYPE, f'"{key}" must be a string, not {json_type(value)}')
-                continue
-            if not value.strip():
-                self.errors.add(line, ErrorCode.EMPTY_CONTENT, f'"{key}" is empty')
-            self._check_reserved(line, value, f'"{key}"')
-            texts.append(value)
-        if len(texts) == 2:
-            self._measure(line, len(texts[0]) + len(texts[1]), (None, (texts[0],), (texts[1],)))
-
-    def _check_conversation(self, line: int, record: dict[str, Any]) -> None:
-        converse = self._format is DataFormat.BEDROCK_CONVERSATION
-        characters = 0
-        system_text: str | None = None
-        if converse and "schemaVersion" in record and record["schemaVersion"] != BEDROCK_CONVERSATION_SCHEMA:
-            self.errors.add(
-                line,
-                ErrorCode.BAD_SCHEMA_VERSION,
-                f'"schemaVersion" is {shown(record["schemaVersion"])}; it must be "{BEDROCK_CONVERSATION_SCHEMA}"',
-            )
-        if "system" in record:
-            system_text = self._system_text(line, record["system"], converse)
-            if system_text is not None:
-                characters += len(system_text)
-                self._check_reserved(line, system_text, "the system prompt")
-        if "messages" not in record:
-            present = shown_keys(sorted(record))
-            self.errors.add(
-                line,
-                ErrorCode.MISSING_MESSAGES,
-                f'the record has no "messages" (keys present: {present}); raw question/answer data must be prepared '
-                "first (python -m tuner prepare), with qa_keys naming its fields",
-            )
-            return
-        messages = record["messages"]
-        if not isinstance(messages, list):
-            self.errors.add(line, ErrorCode.WRONG_TYPE, f'"messages" must be an array, not {json_type(messages)}')
-            return
-        if len(messages) < 2:
-            self.errors.add(
-                line,
-                ErrorCode.TOO_FEW_MESSAGES,
-                f"the record has {len(messages)} message(s); it needs at least a user message and an assistant answer",
-            )
-        roles: list[str | None] = []
-        texts: list[str] = []
-        for index, message in enumerate(messages, start=1):
-            role, text = self._check_message(line, index, message, converse)
-            roles.append(role)
-            if text is not None:
-                texts.append(text)
-                characters += len(text)
-        self._check_order(line, roles)
-        if texts:  # something to measure; duplicates only when every message could be read
-            whole = len(texts) == len(messages)
-            self._measure(line, characters, (system_text, tuple(texts[:-1]), tuple(texts[-1:])) if whole else None)
-        self._note_system_prompt(line, None if "system" not in record else (system_text or ""))
-
-    def _system_text(self, line: int, value: Any, converse: bool) -> str | None:
-        if not converse:
-            if isinstance(value, str):
-                return value
-            self.errors.add(line, ErrorCode.WRONG_TYPE, f'"system" must be a string, not {json_type(value)}')
-            return None
-        if not isinstance(value, list) or not all(isinstance(block, dict) for block in value):
-            self.errors.add(
-                line,
-                ErrorCode.WRONG_TYPE,
-                f'"system" must be an array of {{"text": ...}} blocks, not {json_type(value)}',
-            )
-            return None
-        texts: list[str] = []
-        for block in value:
-            unknown = [key for key in block if key != "text"]
-            if unknown:
-                self._unknown_keys(line, unknown, "a system block", frozenset({"text"}))
-            text = block.get("text")
-            if not isinstance(text, str):
-                self.errors.add(
-                    line, ErrorCode.WRONG_TYPE, f'a system block\'s "text" must be a string, not {json_type(text)}'
-                )
-                continue
-            texts.append(text)
-        return "\n".join(texts)
-
-    def _check_message(self, line: int, index: int, message: Any, converse: bool) -> tuple[str | None, str | None]:
-        """Check one message; return its role (None if unusable) and its text (None if unreadable)."""
-        where = f"message {index}"
-        if not isinstance(message, dict):
-            self.errors.add(line, ErrorCode.WRONG_TYPE, f"{where} must be an object, not {json_type(message)}")
-            return None, None
-        unknown = [key for key in message if key not in _MESSAGE_KEYS]
-        if unknown:
-            self._unknown_keys(line, unknown, where, _MESSAGE_KEYS)
-        role = message.get("role")
-        if role not in ("user", "assistant"):
-            found = "missing" if "role" not in message else shown(role)
-            self.errors.add(line, ErrorCode.BAD_ROLE, f'{where} role is {found}; it must be "user" or "assistant"')
-            role = None
-        if "content" not in message:
-            self.errors.add(line, ErrorCode.EMPTY_CONTENT, f'{where} has no "content"')
-            return role, None
-        content = message["content"]
-        if not converse:
-            if not isinstance(content, str):
-                self.errors.add(
-                    line, ErrorCode.WRONG_TYPE, f'{where} "content" must be a string, not {json_type(content)}'
-                )
-                return role, None
-            if not content.strip():
-                self.errors.add(line, ErrorCode.EMPTY_CONTENT, f"{where} ({role or 'unknown role'}) has empty content")
-            self._check_reserved(line, content, where)
-            return role, content
-        return role, self._check_blocks(line, where, role, content)
-
-    def _check_blocks(self, line: int, where: str, role: str | None, content: Any) -> str | None:
-        if not isinstance(content, list):
-            self.errors.add(
-                line, ErrorCode.WRONG_TYPE, f'{where} "content" must be an array of blocks, not {json_type(content)}'
-            )
-            return None
-        texts: list[str] = []
-        images = videos = 0
-        for block in content:
-            if not isinstance(block, dict):
-                self.errors.add(line, ErrorCode.WRONG_TYPE, f"{where} holds {json_type(block)} where a block belongs")
-                continue
-            unknown = [key for key in block if key not in _BLOCK_KEYS]
-            if unknown:
-                self._unknown_keys(line, unknown, f"a block of {where}", _BLOCK_KEYS)
-            if "text" in block:
-                text = block["text"]
-                if not isinstance(text, str):
-                    self.errors.add(line, ErrorCode.WRONG_TYPE, f'{where} has a "text" that is {json_type(text)}')
-                else:
-                    self._check_reserved(line, text, where)
-                    texts.append(text)
-            images += "image" in block
-            videos += "video" in block
-        if images or videos:
-            if not self.spec.media_supported:
-                self.errors.add(
-                    line,
-                    ErrorCode.MEDIA_NOT_SUPPORTED,
-                    f"{where} has an image or video; {self.spec.display_name} takes text only",
-                )
-            elif role == "assistant":
-                self.errors.add(
-                    line,
-                    ErrorCode.MEDIA_NOT_SUPPORTED,
-                    f"{where} is an assistant message with media; only user messages may carry media",
-                )
-            if images > MAX_IMAGES_PER_MESSAGE or videos > MAX_VIDEOS_PER_MESSAGE or (images and videos):
-                self.errors.add(
-                    line,
-                    ErrorCode.TOO_MANY_MEDIA,
-                    f"{where} has {images} image(s) and {videos} video(s); a message may carry up to "
-                    f"{MAX_IMAGES_PER_MESSAGE} images or one video",
-                )
-        text = "\n".join(texts)
-        if not text.strip() and not (images or videos):
-            self.errors.add(line, ErrorCode.EMPTY_CONTENT, f"{where} ({role or 'unknown role'}) has empty content")
-        return text
-
-    def _check_order(self, line: int, roles: list[str | None]) -> None:
-        if not roles:
-            return
-        if roles[0] is not None and roles[0] != "user":
-            self.errors.add(
-                line, ErrorCode.FIRST_NOT_USER, f'the first message is from "{roles[0]}"; it must be "user"'
-            )
-        if roles[-1] is not None and roles[-1] != "assistant":
-            self.errors.add(
-                line, ErrorCode.LAST_NOT_ASSISTANT, f'the last message is from "{roles[-1]}"; it must be "assistant"'
-            )
-        for index in range(1, len(roles)):
-            if roles[index] is not None and roles[index] == roles[index - 1]:
-                self.errors.add(
-                    line,
-                    ErrorCode.NOT_ALTERNATING,
-                    f'messages {index} and {index + 1} are both from "{roles[index]}"; '
-                    "user and assistant must alternate",
-                )
-                break
-
-    def _check_reserved(self, line: int, text: str, where: str) -> None:
-        for reserved in self._reserved:
-            if reserved in text:
-                self.errors.add(
-                    line,
-                    ErrorCode.RESERVED_STRING,
-                    f"{where} contains {reserved!r}, which {self.spec.display_name} reserves; rephrase it",
-                )
-
-    def _unknown_keys(self, line: int, unknown: list[str], where: str, allowed: frozenset[str]) -> None:
-        names = shown_keys(unknown, quoted=True)
-        self.errors.add(line, ErrorCode.UNKNOWN_KEY, f"{where} has {names}; allowed keys: {', '.join(sorted(allowed))}")
-
-    def _measure(self, line: int, characters: int, parts: _Parts | None) -> None:
+    def measure(self, line: int, characters: int, parts: Parts | None) -> None:
         """Token statistics and limit for a record; duplicate detection when all of it could be read."""
         tokens = estimate_tokens(characters)
         if tokens > self._max_tokens:
@@ -638,7 +370,7 @@ class DatasetValidator:
         if parts is not None:
             self._check_duplicates(line, parts)
 
-    def _check_duplicates(self, line: int, parts: _Parts) -> None:
+    def _check_duplicates(self, line: int, parts: Parts) -> None:
         """Warn about a repeated record (an identical line) or a repeated prompt, in bounded memory.
 
         Python's 64-bit hashes stand in for the texts: stable within the process, and a collision among the
@@ -671,6 +403,8 @@ class DatasetValidator:
             self._finished = True
             if size_bytes is not None:
                 self.bytes = size_bytes
+            self._trailing_blank_lines()
+            self._family.finish()
             self._file_level_checks(self.bytes)
             self._file_level_warnings()
         return self.report()

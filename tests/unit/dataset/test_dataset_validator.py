@@ -367,6 +367,10 @@ def test_problems_are_capped_per_code_but_all_counted():
 # -- Converse format (Nova) ----------------------------------------------------------------------------------------
 
 
+# (Issue 13: the image blocks below named the bucket "b", which no S3 bucket can be called (3 to 63 characters, as
+# the Converse S3Location's uri pattern says); media were checked for presence only then. They now name "bucket".)
+
+
 def nova_file(bad: dict[str, Any] | None, spec=NOVA_LITE, at: int = 2, total: int = 10) -> ValidationReport:
     records: list[Any] = [
         {**nova(), "messages": [{"role": "user", "content": [{"text": f"Q{i}?"}]}, nova()["messages"][1]]}
@@ -383,19 +387,19 @@ def test_nova_clean_file_is_valid():
 
 
 def test_nova_micro_takes_no_media():
-    image = {"image": {"format": "png", "source": {"s3Location": {"uri": "s3://b/i.png"}}}}
+    image = {"image": {"format": "png", "source": {"s3Location": {"uri": "s3://bucket/i.png"}}}}
     assert problems(nova_file(nova(image, {"text": "What is it?"}), spec=NOVA_MICRO), "media_not_supported") == [2]
     assert nova_file(nova(image, {"text": "What is it?"}), spec=NOVA_LITE).valid
 
 
 def test_nova_assistant_carries_no_media():
-    image = {"image": {"format": "png", "source": {"s3Location": {"uri": "s3://b/i.png"}}}}
+    image = {"image": {"format": "png", "source": {"s3Location": {"uri": "s3://bucket/i.png"}}}}
     report = nova_file(nova({"text": "Draw"}, answer_blocks=[image]), at=4)
     assert problems(report, "media_not_supported") == [4]
 
 
 def test_nova_too_many_images():
-    image = {"image": {"format": "png", "source": {"s3Location": {"uri": "s3://b/i.png"}}}}
+    image = {"image": {"format": "png", "source": {"s3Location": {"uri": "s3://bucket/i.png"}}}}
     report = nova_file(nova(*([image] * 11), {"text": "Which?"}), at=5)
     assert problems(report, "too_many_media") == [5]
 
@@ -404,8 +408,11 @@ def test_nova_reserved_string():
     assert problems(nova_file(nova({"text": "User: hello"}), at=3), "reserved_string") == [3]
 
 
-def test_nova_bad_schema_version():
-    assert problems(nova_file({**nova(), "schemaVersion": "v1"}, at=2), "bad_schema_version") == [2]
+def test_nova_schema_version_is_any_string_but_a_string():
+    # Updated for issue 13: this test required exactly "bedrock-conversation-2024" and rejected "v1", but the Nova
+    # documentation says "schemaVersion can be any string value" (fine-tune-prepare-data-understanding.html).
+    assert nova_file({**nova(), "schemaVersion": "v1"}, at=2).valid
+    assert problems(nova_file({**nova(), "schemaVersion": 2024}, at=2), "bad_schema_version") == [2]
 
 
 def test_nova_content_must_be_blocks():
