@@ -47,4 +47,4 @@ cfn-lint: synth
 test: lint typecheck cfn-lint unit
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules cdk.out .cache .pytest_cache .mypy_cache .ruff_cache

@@ -3,7 +3,10 @@
 Usage: ``python dataset/build_formats.py`` (from anywhere). Writes, beside this script:
 
 - ``sample_qa.jsonl``: Amazon Nova (``bedrock-conversation-2024``), the default base model's training format;
-- ``sample_qa_claude3_haiku.jsonl``: Claude 3 Haiku's messages format.
+- ``sample_qa_claude3_haiku.jsonl``: Claude 3 Haiku's messages format (the reference study's model, past its end of
+  life: kept for validation only);
+- ``sample_qa_llama3_1.jsonl``: Meta Llama 3.1's ``{"prompt", "completion"}`` format (no system prompt), the
+  Provisioned-Throughput path in us-west-2.
 
 The output is deterministic (input order, fixed key order, UTF-8, ``\\n`` line ends). The script refuses raw data that
 either model would reject (empty text, duplicate questions, reserved strings), naming the pair. It is self-contained
@@ -21,6 +24,7 @@ HERE = Path(__file__).resolve().parent
 RAW = HERE / "sample_qa_raw.json"
 NOVA_OUT = HERE / "sample_qa.jsonl"
 CLAUDE_OUT = HERE / "sample_qa_claude3_haiku.jsonl"
+LLAMA_OUT = HERE / "sample_qa_llama3_1.jsonl"
 
 SYSTEM_PROMPT = (
     "You are the operations assistant for the Bedrock fine-tuning pipeline. Answer concisely and accurately."
@@ -83,6 +87,10 @@ def claude_record(question: str, answer: str) -> dict[str, Any]:
     }
 
 
+def llama_record(question: str, answer: str) -> dict[str, Any]:
+    return {"prompt": question, "completion": answer}
+
+
 def write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
     """Write to a temporary name, then rename: a reader never sees a half-written file."""
     text = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
@@ -99,7 +107,8 @@ def main() -> int:
         return 1
     write_jsonl(NOVA_OUT, [nova_record(q, a) for q, a in pairs])
     write_jsonl(CLAUDE_OUT, [claude_record(q, a) for q, a in pairs])
-    print(f"wrote {len(pairs)} records to {NOVA_OUT.name} and {CLAUDE_OUT.name}")
+    write_jsonl(LLAMA_OUT, [llama_record(q, a) for q, a in pairs])
+    print(f"wrote {len(pairs)} records to {NOVA_OUT.name}, {CLAUDE_OUT.name} and {LLAMA_OUT.name}")
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -14,30 +15,29 @@ from cdk_nag import AwsSolutionsChecks
 from infra.config import CONTEXT_KEY, SettingsError, settings_from_context
 from infra.nag import acknowledge_findings
 from infra.stack import FineTuningStack
-from lambdas.registry import JudgeNotInvocableError, resolve_judge_invocation_id
 
 STACK_NAME = "FineTuningStack"
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
 
-def build_app(context: dict[str, Any] | None = None, outdir: str | None = None) -> tuple[App, FineTuningStack]:
-    """``context`` adds to (and overrides) cdk.json's context; validation errors raise ``SettingsError``."""
+def build_app(
+    context: dict[str, Any] | None = None, outdir: str | None = None, *, today: date | None = None
+) -> tuple[App, FineTuningStack]:
+    """``context`` adds to (and overrides) cdk.json's context; validation errors raise ``SettingsError``.
+
+    Besides the settings' own validation, synthesis refuses what cannot work on ``today`` (default: the clock's
+    day) in the target region: a model past its Legacy or end-of-life date, a model the region does not customize,
+    a judge the region cannot invoke or that reached its end of life. Each problem names its setting, all on one line.
+    """
     app = App(context=context, outdir=outdir)
     settings = settings_from_context(_fine_tuning_context(app, context))
     account = os.environ.get("CDK_DEFAULT_ACCOUNT")
     region = os.environ.get("CDK_DEFAULT_REGION")
+    problems = settings.problems_starting(region=region or None, today=today)
+    if problems:
+        raise SettingsError("; ".join(f"{CONTEXT_KEY}.{problem.setting}: {problem.message}" for problem in problems))
     env = Environment(account=account, region=region) if account and region else None
     stack = FineTuningStack(app, STACK_NAME, settings=settings, env=env)
-    if region and region not in settings.model.regions:
-        raise SettingsError(
-            f"{settings.model.display_name} can be fine-tuned only in {', '.join(settings.model.regions)}, "
-            f"but the stack is being deployed to {region}"
-        )
-    if region and settings.evaluation.judge_enabled:
-        try:
-            resolve_judge_invocation_id(settings.evaluation.judge_model_id, region)
-        except JudgeNotInvocableError as error:
-            raise SettingsError(f"{CONTEXT_KEY}.evaluation.judge_model_id: {error}") from None
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     acknowledge_findings(stack)
     return app, stack

@@ -9,7 +9,7 @@ from __future__ import annotations
 from aws_cdk import Acknowledgment, Stack, Validations
 from constructs import IConstruct
 
-from infra.lambda_function import PipelineFunction
+from infra.lambda_function import RUNTIME, PipelineFunction
 from infra.stack import FineTuningStack
 
 # Wildcard resources this stack grants, by how the resource string ends. The rest of each string is whatever the
@@ -37,13 +37,16 @@ _WILDCARD_REASONS: tuple[tuple[str, str], ...] = (
     ),
     (
         ":inference-profile/*",
-        "The base and judge models may be configured as cross-region inference profiles, whose ids are chosen per "
-        "deployment in cdk.json.",
+        "Which inference profile answers is resolved per region at run time: the registry maps a base model or judge "
+        "that has no on-demand plain id in the region to a geography-prefixed system profile (us.meta.llama3-2-..., "
+        "us.amazon.nova-pro-v1:0), and evaluation.judge_model_id may name any profile; limited to this account and "
+        "region.",
     ),
     (
         "::foundation-model/*",
-        "The base model and the judge model are configuration; a cross-region inference profile routes to the "
-        "foundation model in other regions, so the region is open.",
+        "Only the steps that invoke the base model and the judge: a cross-region inference profile routes each "
+        "request to the foundation model in another region of its geography, so the region is open "
+        "(StartCustomizationJob is limited to the configured base model).",
     ),
     (
         "/runs/*/data/*",
@@ -52,8 +55,13 @@ _WILDCARD_REASONS: tuple[tuple[str, str], ...] = (
     ),
     (
         "/runs/*/job-output/*",
-        "Bedrock writes only into runs/<run-id>/job-output/ (model artefacts and metric CSVs); the run id is known "
-        "only at run time.",
+        "Bedrock writes (and may read back) only runs/<run-id>/job-output/ (model artefacts and metric CSVs); the run "
+        "id is known only at run time.",
+    ),
+    (
+        ":network-interface/*",
+        "With vpc set, Bedrock creates and tags the job's network interfaces, whose ids exist only once created; the "
+        "statements require the BedrockManaged and BedrockModelCustomizationJobArn tags the VPC documentation gives.",
     ),
     (
         "/runs/*",
@@ -78,6 +86,11 @@ _WILDCARD_REASONS: tuple[tuple[str, str], ...] = (
         ".Arn>:*",
         "Step Functions' Lambda integration may invoke any version or alias of the step's own function.",
     ),
+)
+_SERVICE_ROLE_VPC_REASON = (
+    "With vpc set, the documented VPC permissions of a model customization role: EC2 Describe* actions support no "
+    "resource-level permissions, and CreateNetworkInterfacePermission/DeleteNetworkInterface(Permission) are limited "
+    "by conditions to the configured subnets and to interfaces tagged BedrockManaged for this account's jobs."
 )
 _LIST_AND_TRACE_REASON = (
     "Only actions that support no resource-level permissions use '*': X-Ray PutTraceSegments/PutTelemetryRecords "
@@ -114,14 +127,17 @@ def _acknowledge_wildcards(stack: Stack, role: IConstruct, star_reason: str | No
 def acknowledge_findings(stack: FineTuningStack) -> None:
     functions = [c for c in stack.node.find_all() if isinstance(c, PipelineFunction)]
     for function in functions:
-        _ack(
-            function,
-            "L1",
-            "Python 3.11 is the runtime this project pins and tests (requirements, CI, the Powertools "
-            "python311 layer); moving all functions to a newer runtime is one change in infra/lambda_function.py.",
-        )
+        if function.is_zip:
+            _ack(
+                function,
+                "L1",
+                f"{RUNTIME.name} is a supported runtime (tests/infra fail once cfn-lint's runtime lifecycle data "
+                "marks it deprecated), the evaluation image's Python and the Python of the Powertools layer the "
+                "functions use. L1 asks for the newest runtime; moving is RUNTIME and the layer name in "
+                "infra/lambda_function.py.",
+            )
         _acknowledge_wildcards(stack, function.role, _LIST_AND_TRACE_REASON)
-    _acknowledge_wildcards(stack, stack.service_role.role, None)
+    _acknowledge_wildcards(stack, stack.service_role.role, _SERVICE_ROLE_VPC_REASON)
     _acknowledge_wildcards(
         stack,
         stack.workflow.state_machine.role,
@@ -130,7 +146,8 @@ def acknowledge_findings(stack: FineTuningStack) -> None:
     _ack(
         stack.trigger.dead_letters,
         "SQS3",
-        "This queue is itself the dead-letter queue of the trigger rule's target.",
+        "This queue is itself the dead-letter queue: of the trigger rule's target and of the trigger function's "
+        "asynchronous invocations (on-failure destination).",
     )
 
     # The function CDK adds to switch on the bucket's EventBridge notifications (a CloudFormation custom resource).

@@ -11,6 +11,7 @@ from constructs import Construct
 from infra.data_bucket import DataBucket
 from infra.notifications import Notifications
 from infra.service_role import BedrockServiceRole
+from infra.settings_parameter import SettingsParameter
 from infra.sweeper import CapacitySweeper
 from infra.trigger import RunTrigger
 from infra.workflow import FineTuningWorkflow
@@ -26,19 +27,29 @@ class FineTuningStack(Stack):
         data = DataBucket(self, "Data")
         bucket = data.bucket
         service_role = BedrockServiceRole(
-            self, "BedrockServiceRole", bucket=bucket, kms_key_arn=settings.customization_kms_key_arn
+            self,
+            "BedrockServiceRole",
+            bucket=bucket,
+            kms_key_arn=settings.customization_kms_key_arn,
+            vpc=settings.vpc,
         )
         notifications = Notifications(self, "Notifications", email=settings.notification_email)
+        # The settings travel in each run's input, copied there by the trigger from this parameter: no environment
+        # carries them (Lambda caps an environment at 4 KB; see infra/settings_parameter.py).
+        settings_parameter = SettingsParameter(self, "Settings", settings=settings)
 
         environment = {
             "DATA_BUCKET": bucket.bucket_name,
             "STACK_NAME": self.stack_name,
             "BEDROCK_ROLE_ARN": service_role.role.role_arn,
             "NOTIFICATION_TOPIC_ARN": notifications.topic.topic_arn,
-            "PIPELINE_SETTINGS": settings.model_dump_json(),
         }
         workflow = FineTuningWorkflow(self, "Workflow", settings=settings, environment=environment)
-        workflow.grant_bedrock(service_role=service_role.role, kms_key_arn=settings.customization_kms_key_arn)
+        workflow.grant_bedrock(
+            service_role=service_role.role,
+            base_model_id=settings.base_model_id,
+            kms_key_arn=settings.customization_kms_key_arn,
+        )
 
         # Exact S3 actions per step (not grant_read/grant_put, whose action wildcards these steps do not need).
         runs = f"{RUNS_PREFIX}*"
@@ -77,9 +88,14 @@ class FineTuningStack(Stack):
             self,
             "Trigger",
             bucket=bucket,
-            environment={**environment, "STATE_MACHINE_ARN": workflow.state_machine.state_machine_arn},
+            environment={
+                **environment,
+                "STATE_MACHINE_ARN": workflow.state_machine.state_machine_arn,
+                "SETTINGS_PARAMETER": settings_parameter.name,
+            },
         )
         workflow.state_machine.grant_start_execution(trigger.handler.role)
+        settings_parameter.grant_read(trigger.handler.role)
         # HeadObject only: tells an URL-encoded key in the event from a key that really contains "+" or "%".
         trigger.handler.add_to_role_policy(
             iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(incoming)])
@@ -90,12 +106,28 @@ class FineTuningStack(Stack):
             "Sweeper",
             interval=Duration.minutes(settings.sweeper_interval_minutes),
             # The cleanup also checks the ended execution belongs to this state machine (besides the rule's filter).
-            environment={**environment, "STATE_MACHINE_ARN": workflow.state_machine.state_machine_arn},
+            environment={
+                **environment,
+                "STATE_MACHINE_ARN": workflow.state_machine.state_machine_arn,
+                "CAPACITY_MAX_LIFETIME_HOURS": str(settings.capacity_max_lifetime_hours),
+            },
             state_machine=workflow.state_machine,
         )
         sweeper.grant_bedrock(state_machine=workflow.state_machine)
         notifications.topic.grant_publish(sweeper.sweeper.role)
         notifications.topic.grant_publish(sweeper.cleanup.role)
+        # A stopped or timed-out run gets its report from the cleanup: it reads the run's artefacts, writes report.*
+        sweeper.cleanup.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[bucket.arn_for_objects(runs)])
+        )
+        # Without ListBucket a missing report.json answers 403, not 404: the cleanup must tell "none yet" apart.
+        sweeper.cleanup.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [runs]}},
+            )
+        )
 
         self.data = data
         self.workflow = workflow
@@ -103,6 +135,7 @@ class FineTuningStack(Stack):
         self.sweeper = sweeper
         self.notifications = notifications
         self.service_role = service_role
+        self.settings_parameter = settings_parameter
 
         CfnOutput(self, "DataBucketName", value=bucket.bucket_name, description="Upload runs to incoming/")
         CfnOutput(

@@ -102,6 +102,9 @@ class CapacitySweeper(Construct):
             f"arn:{stack.partition}:states:{stack.region}:{stack.account}:execution:"
             f"{state_machine.state_machine_name}:*"
         )
+        # ...and its history: the state it was in, and the run document the ABORTED report is written from.
         self.cleanup.add_to_role_policy(
-            iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[execution_arns])
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution", "states:GetExecutionHistory"], resources=[execution_arns]
+            )
         )

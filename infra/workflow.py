@@ -27,6 +27,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.lambda_function import REPO_ROOT, PipelineFunction, lambdas_package_code, powertools_layer
+from infra.service_role import KMS_CREATE_ACTIONS, KMS_INVOKE_ACTIONS, kms_statement
 from lambdas.contracts import POST_PURCHASE_STATES, StateName
 from lambdas.errors import RETRYABLE_ERRORS
 from lambdas.settings import PipelineSettings
@@ -129,7 +130,14 @@ class FineTuningWorkflow(Construct):
 
         definition = self._definition(settings)
         self.log_group = logs.LogGroup(
-            self, "ExecutionLogs", retention=logs.RetentionDays.SIX_MONTHS, removal_policy=RemovalPolicy.DESTROY
+            self,
+            "ExecutionLogs",
+            # Under /aws/vendedlogs/: Step Functions adds a log group to the account's CloudWatch Logs resource policy
+            # (5,120 characters at most); near that limit only groups under this prefix are still enabled, and any
+            # other fails the deploy with InvalidLoggingConfiguration (step-functions/latest/dg/bp-cwl.html).
+            log_group_name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}-{id_}",
+            retention=logs.RetentionDays.SIX_MONTHS,
+            removal_policy=RemovalPolicy.DESTROY,
         )
         self.state_machine = sfn.StateMachine(
             self,
@@ -332,8 +340,8 @@ class FineTuningWorkflow(Construct):
         summarize.next(write_report)
         return validate
 
-    def grant_bedrock(self, *, service_role: iam.IRole, kms_key_arn: str | None) -> None:
-        """Each step gets exactly the Bedrock actions it calls."""
+    def grant_bedrock(self, *, service_role: iam.IRole, base_model_id: str, kms_key_arn: str | None) -> None:
+        """Each step gets exactly the Bedrock actions it calls, on the resources known at synth where they are."""
         stack = Stack.of(self)
         prefix = f"arn:{stack.partition}:bedrock:{stack.region}:{stack.account}"
         jobs = f"{prefix}:model-customization-job/*"
@@ -346,10 +354,13 @@ class FineTuningWorkflow(Construct):
         def allow(state: StateName, actions: list[str], resources: list[str]) -> None:
             self.steps[state].add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
 
+        # The job customizes the configured base model (its customizable variant, e.g. amazon.nova-lite-v1:0:300k),
+        # in the stack's region: that one foundation model, not foundation-model/*.
+        base_model = f"arn:{stack.partition}:bedrock:{stack.region}::foundation-model/{base_model_id}"
         allow(
             StateName.START_CUSTOMIZATION_JOB,
             ["bedrock:CreateModelCustomizationJob", "bedrock:GetModelCustomizationJob", "bedrock:TagResource"],
-            [jobs, custom_models, foundation_models],
+            [jobs, custom_models, base_model],
         )
         self.steps[StateName.START_CUSTOMIZATION_JOB].add_to_role_policy(
             iam.PolicyStatement(
@@ -359,7 +370,14 @@ class FineTuningWorkflow(Construct):
             )
         )
         if kms_key_arn:
-            allow(StateName.START_CUSTOMIZATION_JOB, ["kms:DescribeKey", "kms:CreateGrant"], [kms_key_arn])
+            # Every role that touches the encrypted custom model: the job's creator, the capacity's creator, and the
+            # step that invokes it (the service role gets its own statement in infra/service_role.py).
+            for state, actions in (
+                (StateName.START_CUSTOMIZATION_JOB, KMS_CREATE_ACTIONS),
+                (StateName.CREATE_INFERENCE_CAPACITY, KMS_CREATE_ACTIONS),
+                (StateName.GENERATE_ANSWERS, KMS_INVOKE_ACTIONS),
+            ):
+                self.steps[state].add_to_role_policy(kms_statement(stack, kms_key_arn, actions))
         allow(StateName.POLL_CUSTOMIZATION_JOB, ["bedrock:GetModelCustomizationJob"], [jobs])
         allow(
             StateName.CREATE_INFERENCE_CAPACITY,

@@ -12,13 +12,16 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from datetime import date
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from lambdas.clock import utc_now
 from lambdas.dataset.formats import lone_surrogate_in
 from lambdas.registry import (
     DEFAULT_BASE_MODEL_ID,
+    PIPELINE_CUSTOMIZATION_TYPE,
     JudgeNotInvocableError,
     ModelSpec,
     get_model,
@@ -29,6 +32,18 @@ from lambdas.registry import (
 InferenceMode = Literal["provisioned", "on-demand", "auto"]
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Free text is bounded so that every setting that synthesizes can be stored and used. The system prompt goes into
+# every training record: 4,000 characters is under a third of the smallest per-record limit in the registry (Titan
+# Text Express: 4,096 tokens at batch size 1, about 12,288 characters by the validator's len // 3 estimate), so each
+# record keeps room for its own text. The whole settings must also fit the 8 KB SSM parameter the trigger reads
+# (infra/settings_parameter.py refuses them at synth, naming the largest, when multi-byte text makes them larger).
+SYSTEM_PROMPT_MAX_CHARS = 4_000
+MAX_KEY_CHARS = 256  # qa_keys: JSON key names
+# The key-ARN form of botocore's pattern for CreateModelCustomizationJob.customModelKmsKeyId (shape KmsKeyId,
+# bedrock 2023-04-20): (arn:aws(-[^:]+)?:kms:[a-zA-Z0-9-]*:[0-9]{12}:((key/[a-zA-Z0-9-]{36})|(alias/...)))|<key id>|
+# alias/... . Only a key ARN is taken: the stack grants its roles kms: actions on this ARN, and IAM matches key
+# operations against the key's ARN, never an alias's; a bare key id or alias names no account or region to grant.
+KMS_KEY_ARN_PATTERN = r"^arn:aws(-[^:]+)?:kms:[a-zA-Z0-9-]+:[0-9]{12}:key/[a-zA-Z0-9-]{36}$"
 
 
 class _Strict(BaseModel):
@@ -39,7 +54,7 @@ class _Strict(BaseModel):
     @classmethod
     def _text_is_unicode(cls, data: Any) -> Any:
         """A ``\\ud800``-style escape in JSON is half of a surrogate pair, not text: the settings could not be
-        serialized into the functions' environment, so say which setting holds it instead of a traceback."""
+        serialized into the settings parameter or a run's input: say which setting holds it, not a traceback."""
         if isinstance(data, dict):
             for key, value in data.items():
                 if lone_surrogate_in(value):
@@ -66,8 +81,8 @@ class SplitSettings(_Strict):
 class QaKeys(_Strict):
     """Key names of the raw question/answer form that preparation converts into the model's format."""
 
-    question: str = "question"
-    answer: str = "answer"
+    question: str = Field(default="question", min_length=1, max_length=MAX_KEY_CHARS)
+    answer: str = Field(default="answer", min_length=1, max_length=MAX_KEY_CHARS)
 
     @model_validator(mode="after")
     def _distinct(self) -> QaKeys:
@@ -146,8 +161,13 @@ class PriceSettings(_Strict):
 
 
 class VpcSettings(_Strict):
-    subnet_ids: tuple[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]+$")], ...] = Field(min_length=1)
-    security_group_ids: tuple[Annotated[str, Field(pattern=r"^sg-[0-9a-f]+$")], ...] = Field(min_length=1)
+    # Counts and lengths of botocore's bedrock VpcConfig: SubnetIds 1-16, SecurityGroupIds 1-5, each id <= 32.
+    subnet_ids: tuple[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]+$", max_length=32)], ...] = Field(
+        min_length=1, max_length=16
+    )
+    security_group_ids: tuple[Annotated[str, Field(pattern=r"^sg-[0-9a-f]+$", max_length=32)], ...] = Field(
+        min_length=1, max_length=5
+    )
 
 
 class PipelineSettings(_Strict):
@@ -155,7 +175,7 @@ class PipelineSettings(_Strict):
     inference_mode: InferenceMode = "auto"
     hyperparameters: dict[str, float] = Field(default_factory=dict)
     provisioned_model_units: int = Field(default=1, ge=1, le=10)
-    system_prompt: str | None = None
+    system_prompt: str | None = Field(default=None, max_length=SYSTEM_PROMPT_MAX_CHARS)
     qa_keys: QaKeys = QaKeys()
     split: SplitSettings = SplitSettings()
     evaluation: EvaluationSettings = EvaluationSettings()
@@ -163,7 +183,7 @@ class PipelineSettings(_Strict):
     prices: PriceSettings = PriceSettings()
     capacity_max_lifetime_hours: float = Field(default=4, gt=0, le=72)
     sweeper_interval_minutes: int = Field(default=15, ge=5, le=1_440)
-    notification_email: str | None = None
+    notification_email: str | None = Field(default=None, max_length=254)  # RFC 5321's longest forward-path
     customization_kms_key_arn: str | None = None
     vpc: VpcSettings | None = None
 
@@ -192,13 +212,21 @@ class PipelineSettings(_Strict):
     @field_validator("customization_kms_key_arn")
     @classmethod
     def _kms_arn(cls, value: str | None) -> str | None:
-        if value is not None and not (value.startswith("arn:aws") and ":kms:" in value):
-            raise ValueError(f"{value!r} is not a KMS key ARN")
+        if value is not None and not re.match(KMS_KEY_ARN_PATTERN, value):
+            raise ValueError(
+                f"{value!r} is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>; an alias, alias ARN or "
+                "bare key id is not taken: the roles' grants need the key's own ARN)"
+            )
         return value
 
     @model_validator(mode="after")
     def _consistent_with_model(self) -> PipelineSettings:
         spec = self.model
+        if PIPELINE_CUSTOMIZATION_TYPE not in spec.customization_types:
+            raise ValueError(
+                f"base_model_id: {spec.display_name} takes no {PIPELINE_CUSTOMIZATION_TYPE} customization (it takes "
+                f"{', '.join(spec.customization_types) or 'none'})"
+            )
         for name, value in self.hyperparameters.items():
             hp = spec.hyperparameter(name)
             if not hp.minimum <= value <= hp.maximum:
@@ -220,6 +248,35 @@ class PipelineSettings(_Strict):
     def model(self) -> ModelSpec:
         return get_model(self.base_model_id)
 
+    def problems_starting(self, *, region: str | None, today: date | None = None) -> list[SettingProblem]:
+        """What stops a deploy or a run with these settings from working in ``region`` on ``today``.
+
+        Not a validator on purpose: settings are parsed again by every function of a running stack (the sweeper,
+        the capacity delete, the report), and those must keep working after a model's Legacy or end-of-life date
+        passes; only starting something new is refused. ``region`` None (an environment-agnostic synth) skips the
+        region checks; ``today`` defaults to ``lambdas.clock``'s day.
+        """
+        day = today or utc_now().date()
+        spec = self.model
+        problems: list[SettingProblem] = []
+        refusal = spec.why_no_new_job(day)
+        if refusal is not None:
+            problems.append(SettingProblem("base_model_id", refusal))
+        elif region is not None and region not in spec.regions:
+            problems.append(
+                SettingProblem(
+                    "base_model_id",
+                    f"{spec.display_name} can be fine-tuned only in {', '.join(spec.regions)}, but the stack is "
+                    f"being deployed to {region}",
+                )
+            )
+        if self.evaluation.judge_enabled:
+            try:
+                resolve_judge_invocation_id(self.evaluation.judge_model_id, region, today=day)
+            except JudgeNotInvocableError as error:
+                problems.append(SettingProblem("evaluation.judge_model_id", str(error)))
+        return problems
+
     def resolved_hyperparameters(self) -> dict[str, str]:
         """Registry defaults overlaid with the configured values, as the strings Bedrock expects."""
         spec = self.model
@@ -227,6 +284,13 @@ class PipelineSettings(_Strict):
         for name, value in self.hyperparameters.items():
             values[name] = spec.hyperparameter(name).format(value)
         return values
+
+
+class SettingProblem(NamedTuple):
+    """One reason the settings cannot work, with the setting it concerns (``evaluation.judge_model_id``)."""
+
+    setting: str
+    message: str
 
 
 class RuntimeEnvironment(BaseModel):
@@ -239,13 +303,16 @@ class RuntimeEnvironment(BaseModel):
     bedrock_role_arn: str = Field(default="", alias="BEDROCK_ROLE_ARN")
     topic_arn: str = Field(default="", alias="NOTIFICATION_TOPIC_ARN")
     state_machine_arn: str = Field(default="", alias="STATE_MACHINE_ARN")
-    settings_json: str = Field(default="{}", alias="PIPELINE_SETTINGS")
+    # The settings are not in any environment (Lambda caps one at 4 KB): the trigger reads them from this SSM
+    # parameter and copies them into each run's input; the sweeper is given the one setting it needs.
+    settings_parameter: str = Field(default="", alias="SETTINGS_PARAMETER")
+    capacity_max_lifetime_hours: float = Field(
+        default=PipelineSettings.model_fields["capacity_max_lifetime_hours"].default,
+        gt=0,
+        alias="CAPACITY_MAX_LIFETIME_HOURS",
+    )
     bedrock_emulated: bool = Field(default=False, alias="BEDROCK_EMULATED")  # set only by the local harness
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> RuntimeEnvironment:
         return cls.model_validate(dict(os.environ if environ is None else environ))
-
-    @property
-    def settings(self) -> PipelineSettings:
-        return PipelineSettings.model_validate_json(self.settings_json)

@@ -2,7 +2,8 @@
 
 It runs right after the dataset is accepted and before the customization job starts, so every problem it can find
 costs nothing: a fixed evaluation set that is missing or unreadable, a test split with no readable question, a judge
-that cannot be invoked from this region. It
+that cannot be invoked from this region or has reached its end of life. It resolves the base model's invocation id
+for this region (its plain id, or the inference profile where the plain id is not served on demand). It
 
 1. reads the questions: the run's own test split, or the fixed evaluation set ``evaluation.test_set`` (an object
    under ``eval/`` in the data bucket, in the base model's format or as raw question/answer lines) whose SHA-256 the
@@ -21,6 +22,7 @@ import math
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from lambdas.clock import utc_now
 from lambdas.contracts import PlanEvaluationOutput, RunState
 from lambdas.dataset.formats import FormatError, Turn, evaluation_item, parse_json
 from lambdas.dataset.prepare import qa_to_record
@@ -28,7 +30,7 @@ from lambdas.errors import ConfigurationError, EvaluationFailedError
 from lambdas.evaluation.generation import Question
 from lambdas.evaluation.leakage import LeakageIndex, questions_of_jsonl
 from lambdas.evaluation.results import LeakedQuestion
-from lambdas.registry import JudgeNotInvocableError, ModelSpec, resolve_judge_invocation_id
+from lambdas.registry import JudgeNotInvocableError, ModelNotInRegionError, ModelSpec, resolve_judge_invocation_id
 from lambdas.settings import QaKeys
 
 
@@ -95,10 +97,14 @@ def plan_evaluation(state: RunState, *, bucket: str, s3: Any, region: str | None
     if dataset is None or not dataset.valid:
         raise ConfigurationError("the run has no accepted dataset to plan an evaluation for")
 
+    try:
+        base_invocation_id = spec.base_invocation_id(region)
+    except ModelNotInRegionError as error:
+        raise ConfigurationError(f"base_model_id: {error}") from None
     judge_invocation_id: str | None = None
     if evaluation.judge_enabled:
         try:
-            judge_invocation_id = resolve_judge_invocation_id(evaluation.judge_model_id, region)
+            judge_invocation_id = resolve_judge_invocation_id(evaluation.judge_model_id, region, today=utc_now().date())
         except JudgeNotInvocableError as error:
             raise ConfigurationError(f"evaluation.judge_model_id: {error}") from None
 
@@ -166,7 +172,7 @@ def plan_evaluation(state: RunState, *, bucket: str, s3: Any, region: str | None
         source_sha256=sha256,
         considered=considered,
         leaked=len(leaked),
-        base_invocation_id=spec.base_inference_model_id,
+        base_invocation_id=base_invocation_id,
         judge_invocation_id=judge_invocation_id,
     )
 

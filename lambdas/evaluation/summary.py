@@ -127,7 +127,7 @@ def build_result(
     judge_model_id = (plan.judge_invocation_id if plan else None) if judged else None
     return EvaluationResult(
         run_id=run.run_id,
-        base_model_id=plan.base_invocation_id if plan else run.settings.model.base_inference_model_id,
+        base_model_id=plan.base_invocation_id if plan else run.settings.model.base_invocation_id(None),
         fine_tuned_model_id=fine_tuned_model_id,
         bertscore_model=settings.bertscore_model,
         bertscore_num_layers=settings.bertscore_num_layers,

@@ -17,7 +17,7 @@ def handler(_event: dict[str, Any], _context: LambdaContext) -> dict[str, Any]:
     result = sweep_expired_capacity(
         aws.client("bedrock"),
         stack_name=environment.stack_name,
-        max_age_hours=environment.settings.capacity_max_lifetime_hours,
+        max_age_hours=environment.capacity_max_lifetime_hours,
         sns=aws.client("sns") if environment.topic_arn else None,
         topic_arn=environment.topic_arn,
     )

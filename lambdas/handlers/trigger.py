@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas import aws
 from lambdas.observability import logger, tracer
-from lambdas.runs.start import DroppedObject, resolve_key, start_run
+from lambdas.runs.start import DroppedObject, load_stack_settings, resolve_key, start_run
 from lambdas.settings import RuntimeEnvironment
 
 
@@ -18,7 +18,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     env = RuntimeEnvironment.from_environ()
     result = start_run(
         resolve_key(DroppedObject.from_event(event), aws.client("s3")),
-        settings=env.settings,
+        settings=load_stack_settings(aws.client("ssm"), env.settings_parameter),
         stack_name=env.stack_name,
         state_machine_arn=env.state_machine_arn,
         emulated=env.bedrock_emulated,

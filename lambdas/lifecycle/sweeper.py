@@ -4,13 +4,18 @@ The workflow deletes capacity on every path it controls; this scheduled sweep co
 execution stopped by hand, a region outage mid-delete, a bug). It touches only resources tagged
 ``fine-tuning:stack`` = this stack, never anything else in the account, and never a committed throughput (which
 cannot be deleted before its term).
+
+Each kind (provisioned throughputs, custom model deployments) is listed on its own, and each resource is checked and
+deleted on its own: a listing that fails (an SDK that predates the deployment APIs, a missing permission, an outage)
+or a delete that fails never keeps the sweep from the others. Every failure is in the result and the notification,
+and the sweep then raises, so the Lambda's error metric sees it.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
@@ -39,6 +44,20 @@ class SweptCapacity(BaseModel):
     error: str | None = None  # set when the delete failed
 
 
+class SweepLookupFailure(BaseModel):
+    """A listing of one kind, or the tags of one resource, that could not be read: what it hides may still bill."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Serving
+    arn: str | None = None  # None: the whole listing of the kind failed
+    error: str
+
+    def describe(self) -> str:
+        what = f"read the tags of {self.kind.value} {self.arn}" if self.arn else f"list {self.kind.value}s"
+        return f"could not {what}: {self.error}"
+
+
 class SweepResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -49,19 +68,26 @@ class SweepResult(BaseModel):
     deleted: list[SweptCapacity]  # deleted now (or, in a dry run, that would be)
     failed: list[SweptCapacity]
     kept_committed: list[SweptCapacity]
+    lookup_failures: list[SweepLookupFailure] = []
     swept_at: datetime
     message_id: str | None = None
 
+    @property
+    def complete(self) -> bool:
+        """Every kind was listed, every candidate checked, and every expired one deleted."""
+        return not self.failed and not self.lookup_failures
+
     def summary(self) -> str:
         verb = "would delete" if self.dry_run else "deleted"
+        unchecked = f", {len(self.lookup_failures)} lookup(s) failed" if self.lookup_failures else ""
         return (
             f"sweep of stack {self.stack_name}: {verb} {len(self.deleted)}, failed {len(self.failed)}, "
-            f"checked {self.checked} (max age {self.max_age_hours:g} h)"
+            f"checked {self.checked} (max age {self.max_age_hours:g} h){unchecked}"
         )
 
 
 class SweepIncompleteError(PipelineError):
-    """At least one expired capacity could not be deleted; it is still billing."""
+    """At least one expired capacity could not be deleted, or one kind or resource could not be checked."""
 
 
 def _tags(bedrock: BedrockClient, arn: str) -> dict[str, str] | None:
@@ -88,23 +114,46 @@ def _describe(record: CapacityRecord, tags: dict[str, str], now: datetime) -> Sw
     )
 
 
-def find_expired_capacity(
-    bedrock: BedrockClient, stack_name: str, max_age_hours: float
-) -> tuple[int, list[tuple[CapacityRecord, SweptCapacity]]]:
-    """(how many were checked, this stack's capacity older than ``max_age_hours``)."""
+CAPACITY_KINDS = (Serving.PROVISIONED_THROUGHPUT, Serving.CUSTOM_MODEL_DEPLOYMENT)
+
+
+class ExpiredCapacity(NamedTuple):
+    checked: int  # capacity resources of any owner that were looked at
+    expired: list[tuple[CapacityRecord, SweptCapacity]]  # this stack's, older than the maximum lifetime
+    failures: list[SweepLookupFailure]
+    errors: list[Exception]  # the exceptions behind ``failures``, in the same order
+
+
+def _failure_text(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def find_expired_capacity(bedrock: BedrockClient, stack_name: str, max_age_hours: float) -> ExpiredCapacity:
+    """This stack's capacity older than ``max_age_hours``, each kind and each resource looked up independently."""
     now = utc_now()
+    found = ExpiredCapacity(checked=0, expired=[], failures=[], errors=[])
     checked = 0
-    expired: list[tuple[CapacityRecord, SweptCapacity]] = []
-    for kind in (Serving.PROVISIONED_THROUGHPUT, Serving.CUSTOM_MODEL_DEPLOYMENT):
-        for record in list_capacity(bedrock, kind):
+    for kind in CAPACITY_KINDS:
+        try:
+            records = list_capacity(bedrock, kind)
+        except Exception as error:  # reported and raised by the sweep; the other kind is still swept
+            found.failures.append(SweepLookupFailure(kind=kind, error=_failure_text(error)))
+            found.errors.append(error)
+            continue
+        for record in records:
             checked += 1
             if record.created_at is None or (now - record.created_at).total_seconds() <= max_age_hours * 3600:
                 continue  # young (or of unknown age): a run may still be using it
-            tags = _tags(bedrock, record.arn)
+            try:
+                tags = _tags(bedrock, record.arn)
+            except Exception as error:  # this one may be ours and billing: reported; the others are still checked
+                found.failures.append(SweepLookupFailure(kind=kind, arn=record.arn, error=_failure_text(error)))
+                found.errors.append(error)
+                continue
             if tags is None or tags.get(TAG_STACK) != stack_name:
                 continue
-            expired.append((record, _describe(record, tags, now)))
-    return checked, expired
+            found.expired.append((record, _describe(record, tags, now)))
+    return found._replace(checked=checked)
 
 
 def _message(result: SweepResult) -> str:
@@ -115,6 +164,8 @@ def _message(result: SweepResult) -> str:
         lines.append(f"FAILED to delete {item.kind.value} {item.name} {item.arn}: {item.error} - still billing")
     for item in result.kept_committed:
         lines.append(f"kept committed throughput {item.name} {item.arn}: it cannot be deleted before its term")
+    for failure in result.lookup_failures:
+        lines.append(f"FAILED to check: {failure.describe()} - anything it hides may still be billing")
     return "\n".join(lines)
 
 
@@ -131,10 +182,11 @@ def sweep_expired_capacity(
     """Delete expired capacity of this stack; publish one SNS message when anything was deleted or failed.
 
     Failures do not stop the sweep of the other resources, but they are never swallowed: after reporting, the sweep
-    raises ``SweepIncompleteError`` (the Lambda's error metric and the async retry see it). The operator's command
-    passes ``raise_on_failure=False`` to print the result and exit non-zero instead.
+    raises ``SweepIncompleteError`` (the Lambda's error metric and the async retry see it). When no kind could be
+    listed at all, nothing was swept and the first listing error itself is raised (expired credentials, no region).
+    The operator's command passes ``raise_on_failure=False`` to print the result and exit non-zero instead.
     """
-    checked, expired = find_expired_capacity(bedrock, stack_name, max_age_hours)
+    checked, expired, lookup_failures, lookup_errors = find_expired_capacity(bedrock, stack_name, max_age_hours)
     deleted: list[SweptCapacity] = []
     failed: list[SweptCapacity] = []
     kept: list[SweptCapacity] = []
@@ -159,13 +211,17 @@ def sweep_expired_capacity(
         deleted=deleted,
         failed=failed,
         kept_committed=kept,
+        lookup_failures=lookup_failures,
         swept_at=utc_now(),
     )
-    if sns is not None and topic_arn and not dry_run and (deleted or failed):
+    if sns is not None and topic_arn and not dry_run and (deleted or not result.complete):
         with service_call("publishing the sweep notification"):
             response = sns.publish(
                 TopicArn=topic_arn,
-                Subject=f"Fine-tuning sweeper ({stack_name}): deleted {len(deleted)}, failed {len(failed)}"[:100],
+                Subject=(
+                    f"Fine-tuning sweeper ({stack_name}): deleted {len(deleted)}, "
+                    f"failed {len(failed) + len(lookup_failures)}"
+                )[:100],
                 Message=_message(result),
                 MessageAttributes={
                     "event": {"DataType": "String", "StringValue": "capacity-swept"},
@@ -173,9 +229,14 @@ def sweep_expired_capacity(
                 },
             )
         result = result.model_copy(update={"message_id": response.get("MessageId")})
-    if failed and raise_on_failure:
+    listings_failed = sum(1 for failure in lookup_failures if failure.arn is None)
+    if listings_failed == len(CAPACITY_KINDS):
+        raise lookup_errors[0]  # nothing could be listed: the cause (credentials, region) as the caller knows it
+    if raise_on_failure and not result.complete:
+        problems = [f"could not delete {item.arn}: {item.error}" for item in failed]
+        problems.extend(failure.describe() for failure in lookup_failures)
         raise SweepIncompleteError(
-            f"{len(failed)} expired capacity resource(s) could not be deleted: "
-            + json.dumps([item.arn for item in failed])
+            f"{len(failed)} expired capacity resource(s) could not be deleted and {len(lookup_failures)} lookup(s) "
+            f"failed: {json.dumps(problems)}"
         )
     return result

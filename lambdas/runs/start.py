@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lambdas.clock import utc_now
 from lambdas.contracts import INCOMING_PREFIX, RunConfig
+from lambdas.lifecycle.service_errors import service_call
 from lambdas.registry import resolve_serving
 from lambdas.settings import PipelineSettings
 
@@ -88,6 +89,17 @@ def run_id_for(obj: DroppedObject) -> str:
     identity = f"{obj.bucket}/{obj.key}@{obj.version_id or obj.etag or ''}"
     digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
     return f"{readable}-{digest}"
+
+
+def load_stack_settings(ssm: Any, parameter_name: str) -> PipelineSettings:
+    """The settings the stack was deployed with, from the SSM parameter the stack writes them to.
+
+    Read at every drop, not cached: a deploy that changes only the settings changes only the parameter, and the next
+    run must use them. Validated again here, so a run never starts on settings this code cannot read.
+    """
+    with service_call(f"reading the pipeline settings from SSM parameter {parameter_name}"):
+        value = ssm.get_parameter(Name=parameter_name)["Parameter"]["Value"]
+    return PipelineSettings.model_validate_json(value)
 
 
 def build_run_config(obj: DroppedObject, *, settings: PipelineSettings, stack_name: str, emulated: bool) -> RunConfig:

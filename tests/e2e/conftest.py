@@ -1,5 +1,9 @@
 """Shared pieces of the end-to-end runs: small datasets written here, the two serving paths, and one runner.
 
+The two paths also cover both record families: the Provisioned-Throughput path is Meta Llama 3.1 8B Instruct
+(prompt/completion, us-west-2), the on-demand path Amazon Nova Lite (bedrock-conversation, us-east-1). Claude 3
+Haiku, the reference study's model, is past its end of life: synth and the harness refuse a run with it.
+
 Each run executes the synthesized state machine on moto with the real handlers and the emulated Bedrock. The
 template is synthesized once per settings combination and cached on disk; the BERTScore model loads once per
 process, so after the first run each scenario takes seconds.
@@ -15,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from lambdas.registry import DataFormat, get_model
 from tuner.local.harness import LocalRun, RunRequest, RunResult
 from tuner.local.scenarios import Scenario
 
@@ -37,11 +42,8 @@ class ServingPath:
     records: int
 
     def record(self, question: str, answer: str) -> dict[str, Any]:
-        if self.model_id.startswith("anthropic."):
-            return {
-                "system": SYSTEM,
-                "messages": [{"role": "user", "content": question}, {"role": "assistant", "content": answer}],
-            }
+        if get_model(self.model_id).data_format is DataFormat.PROMPT_COMPLETION:
+            return {"prompt": question, "completion": answer}
         return {
             "schemaVersion": "bedrock-conversation-2024",
             "system": [{"text": SYSTEM}],
@@ -53,11 +55,11 @@ class ServingPath:
 
 
 PROVISIONED = ServingPath(
-    id="claude-3-haiku-provisioned",
-    model_id="anthropic.claude-3-haiku-20240307-v1:0:200k",
+    id="llama-3-1-8b-provisioned",
+    model_id="meta.llama3-1-8b-instruct-v1:0:128k",
     inference_mode="provisioned",
     capacity_type="provisioned-throughput",
-    records=60,  # >= 32 training records; too few for a 32-record validation set, so preparation leaves it out
+    records=120,  # Llama takes 100-10,000 training + validation records; 10% of these go to the test split
 )
 ON_DEMAND = ServingPath(
     id="nova-lite-on-demand",

@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from lambdas.contracts import RunState
@@ -16,6 +17,7 @@ from lambdas.registry import Serving
 from lambdas.runs.start import DroppedObject, run_id_for
 from lambdas.settings import PipelineSettings
 
+SETTINGS_PARAMETER = "/FineTuningStack/pipeline-settings"
 PASS_STATE = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
 
 
@@ -41,8 +43,11 @@ def state_machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
         monkeypatch.setenv("DATA_BUCKET", "data-bucket")
         monkeypatch.setenv("STACK_NAME", "FineTuningStack")
         monkeypatch.setenv("STATE_MACHINE_ARN", arn)
+        # The stack's settings, where the stack keeps them: the SSM parameter named in the trigger's environment
         settings = PipelineSettings(base_model_id="anthropic.claude-3-haiku-20240307-v1:0:200k")
-        monkeypatch.setenv("PIPELINE_SETTINGS", settings.model_dump_json())
+        ssm = boto3.client("ssm", region_name="us-east-1")
+        ssm.put_parameter(Name=SETTINGS_PARAMETER, Value=settings.model_dump_json(), Type="String")
+        monkeypatch.setenv("SETTINGS_PARAMETER", SETTINGS_PARAMETER)
         yield sfn, arn
 
 
@@ -131,3 +136,38 @@ def test_run_id_is_deterministic_and_falls_back_to_the_etag_without_versioning()
     unversioned = DroppedObject(bucket="b", key="incoming/a.jsonl", etag="e1")
     assert run_id_for(unversioned) == run_id_for(unversioned)
     assert run_id_for(unversioned) != run_id_for(DroppedObject(bucket="b", key="incoming/a.jsonl", etag="e2"))
+
+
+def test_each_drop_reads_the_settings_deployed_now(state_machine: tuple[Any, str], lambda_context: Any) -> None:
+    # Given a deploy that changed only the settings (the parameter) after a first run
+    sfn, _ = state_machine
+    first = trigger.handler(_event("incoming/data.jsonl", version="v1"), lambda_context)
+    long_prompt = "Answer as the support desk would. " * 100  # 3,400 characters: more than an environment holds
+    changed = PipelineSettings(
+        base_model_id="amazon.nova-lite-v1:0:300k", hyperparameters={"epochCount": 5}, system_prompt=long_prompt
+    )
+    boto3.client("ssm", region_name="us-east-1").put_parameter(
+        Name=SETTINGS_PARAMETER, Value=changed.model_dump_json(), Type="String", Overwrite=True
+    )
+    # When the next object is dropped into the same warm function
+    second = trigger.handler(_event("incoming/data.jsonl", version="v2"), lambda_context)
+    # Then the first run keeps the settings it started with and the second carries the new ones
+    runs = [
+        RunState.model_validate_json(sfn.describe_execution(executionArn=result["execution_arn"])["input"]).run
+        for result in (first, second)
+    ]
+    assert runs[0].settings.base_model_id == "anthropic.claude-3-haiku-20240307-v1:0:200k"
+    assert runs[1].settings == changed
+    assert runs[1].serving is Serving.CUSTOM_MODEL_DEPLOYMENT  # Nova Lite in auto mode is served on demand
+
+
+def test_a_missing_settings_parameter_fails_the_invocation_naming_it(
+    state_machine: tuple[Any, str], lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a trigger pointed at a parameter that does not exist
+    sfn, arn = state_machine
+    monkeypatch.setenv("SETTINGS_PARAMETER", "/Elsewhere/pipeline-settings")
+    # When a drop arrives / Then the invocation fails (Lambda retries it, then sends it to the on-failure queue)
+    with pytest.raises(ClientError, match="ParameterNotFound"):
+        trigger.handler(_event("incoming/data.jsonl"), lambda_context)
+    assert sfn.list_executions(stateMachineArn=arn)["executions"] == []

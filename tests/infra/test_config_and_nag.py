@@ -176,7 +176,7 @@ def test_cdk_nag_fails_synthesis_on_an_unacknowledged_finding(tmp_path: Path) ->
 
 @pytest.mark.parametrize(
     ("model_id", "region"),
-    [("amazon.nova-lite-v1:0:300k", "us-east-1"), ("anthropic.claude-3-haiku-20240307-v1:0:200k", "us-west-2")],
+    [("amazon.nova-lite-v1:0:300k", "us-east-1"), ("meta.llama3-1-8b-instruct-v1:0:128k", "us-west-2")],
 )
 def test_synthesis_for_a_concrete_account_and_region_passes_cdk_nag(
     model_id: str, region: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

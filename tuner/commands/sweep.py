@@ -59,6 +59,8 @@ def _print(result: SweepResult) -> None:
         print(f"FAILED: {item.kind.value} {item.name} {item.arn}: {item.error} (still billing)")
     for item in result.kept_committed:
         print(f"kept: committed throughput {item.name} {item.arn} cannot be deleted before its term")
+    for failure in result.lookup_failures:
+        print(f"FAILED: {failure.describe()} (anything it hides may still be billing)")
     print(result.summary())
 
 
@@ -84,4 +86,4 @@ def run(args: argparse.Namespace) -> int:
     except (ClientError, BotoCoreError) as error:  # credentials refused or expired, a config file that does not parse
         raise UsageError(str(error)) from None
     _print(result)
-    return EXIT_BAD_INPUT if result.failed else EXIT_OK
+    return EXIT_OK if result.complete else EXIT_BAD_INPUT

@@ -10,6 +10,7 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
+from lambdas.clock import utc_now
 from lambdas.dataset.report import ErrorCode, ValidationReport, WarningCode
 from lambdas.dataset.validator import validate_file
 from lambdas.registry import DEFAULT_BASE_MODEL_ID, ModelSpec, UnknownModelError, get_model
@@ -105,8 +106,9 @@ def summary(report: ValidationReport, spec: ModelSpec, name: str) -> str:
     lines = [
         f"{name}: {verdict} for {spec.display_name} ({spec.model_id}) as {stats.role} data, {report.records:,} records"
     ]
-    if spec.legacy and spec.notes:
-        lines.append(f"  note: {spec.notes}")
+    refusal = spec.why_no_new_job(utc_now().date())
+    if refusal is not None:  # the file can still be checked (the reference study's data), but no job would start
+        lines.append(f"  note: {refusal}")
     for title, problems, counts in (
         ("errors", report.errors, stats.error_counts),
         ("warnings", report.warnings, stats.warning_counts),

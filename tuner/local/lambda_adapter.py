@@ -198,6 +198,7 @@ class LocalFunctionError(RuntimeError):
     def __init__(self, function_name: str, error_type: str, message: str | None) -> None:
         super().__init__(f"{function_name} failed: {error_type}: {message}")
         self.error_type = error_type
+        self.error_message = message or ""
 
 
 @contextmanager

@@ -3,7 +3,7 @@
 The local run executes the state machine definition from the app's own synthesis (``infra.app.synthesize_template``)
 so that what is rehearsed is what ``cdk deploy`` ships. Synthesis runs in a child process (it starts a jsii/node
 runtime and prints its banners there) and is cached on disk, keyed by a hash of everything that shapes the template:
-``infra/``, ``lambdas/``, ``app.py``, ``cdk.json`` and the context.
+``infra/``, ``lambdas/``, ``app.py``, ``cdk.json``, ``requirements-lambda.txt`` and the context.
 
 ``TemplateResolver`` gives each resource of the template a physical name or ARN, as CloudFormation would, and
 resolves the intrinsic functions the template uses (``Ref``, ``Fn::GetAtt``, ``Fn::Join``, ``Fn::Sub``,
@@ -25,7 +25,7 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 CACHE_DIR = REPO_ROOT / "cdk.out" / "local-harness"
-HASHED_PATHS = ("infra", "lambdas", "app.py", "cdk.json")
+HASHED_PATHS = ("infra", "lambdas", "app.py", "cdk.json", "requirements-lambda.txt")
 ACCOUNT_ID = "123456789012"
 
 
@@ -160,6 +160,10 @@ class TemplateResolver:
             return PhysicalResource(
                 logical_id, kind, name, {"Arn": f"arn:aws:logs:{region}:{account}:log-group:{name}:*"}
             )
+        if kind == "AWS::SSM::Parameter":
+            name = props.get("Name") or generated
+            arn = f"arn:aws:ssm:{region}:{account}:parameter/{name.lstrip('/')}"
+            return PhysicalResource(logical_id, kind, name, {"Type": props.get("Type", "String"), "Arn": arn})
         if kind == "AWS::Events::Rule":
             name = props.get("Name") or generated[:64]
             return PhysicalResource(logical_id, kind, name, {"Arn": f"arn:aws:events:{region}:{account}:rule/{name}"})

@@ -48,6 +48,23 @@ def test_sweep_deletes_and_a_failure_exits_1(stubbed_bedrock: Stubber, fixed_clo
     assert "FAILED: provisioned-throughput ft-serve-a" in capsys.readouterr().out
 
 
+def test_a_kind_that_cannot_be_listed_is_printed_and_exits_1_after_the_other_is_swept(
+    stubbed_bedrock: Stubber, fixed_clock: Any, capsys: Any
+) -> None:
+    fixed_clock.now = T0 + timedelta(hours=5)
+    stubbed_bedrock.add_response(
+        "list_provisioned_model_throughputs", {"provisionedModelSummaries": [pt_summary("ft-serve-a")]}
+    )
+    stubbed_bedrock.add_response("list_tags_for_resource", {"tags": [{"key": "fine-tuning:stack", "value": "Lab"}]})
+    stubbed_bedrock.add_client_error("list_custom_model_deployments", "AccessDeniedException", "not authorized", 403)
+    stubbed_bedrock.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": PT_ARN})
+    code = main(["sweep", "--stack", "Lab"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert f"deleted: provisioned-throughput ft-serve-a run=None age=5h {PT_ARN}" in out
+    assert "FAILED: could not list custom-model-deployments: AccessDeniedException: An error occurred" in out
+
+
 @pytest.mark.parametrize("age", ["-1", "nan", "inf"])
 def test_an_age_that_is_not_0_or_more_hours_is_a_usage_error(capsys: Any, age: str) -> None:
     # NaN compares false with every age, so all of the stack's capacity would have counted as expired
@@ -56,12 +73,10 @@ def test_an_age_that_is_not_0_or_more_hours_is_a_usage_error(capsys: Any, age: s
 
 
 def test_refused_credentials_are_one_line_not_a_traceback(stubbed_bedrock: Stubber, capsys: Any) -> None:
-    stubbed_bedrock.add_client_error(
-        "list_provisioned_model_throughputs",
-        "UnrecognizedClientException",
-        "The security token included in the request is invalid.",
-        403,
-    )
+    for operation in ("list_provisioned_model_throughputs", "list_custom_model_deployments"):
+        stubbed_bedrock.add_client_error(
+            operation, "UnrecognizedClientException", "The security token included in the request is invalid.", 403
+        )
     assert main(["sweep", "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: An error occurred (UnrecognizedClientException)")

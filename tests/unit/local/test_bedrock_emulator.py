@@ -37,6 +37,7 @@ TRAIN_KEY = "runs/r1/data/train.jsonl"
 ROLE = "arn:aws:iam::123456789012:role/bedrock"
 NOVA = "amazon.nova-lite-v1:0:300k"
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0:200k"
+LLAMA31 = "meta.llama3-1-8b-instruct-v1:0:128k"
 REPO_ROOT = Path(__file__).resolve().parents[3]
 NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
 
@@ -297,13 +298,13 @@ def test_deployment_goes_active_and_answers_with_the_closest_training_answer(emu
     assert reply["usage"]["totalTokens"] == reply["usage"]["inputTokens"] + reply["usage"]["outputTokens"]
 
 
-def test_claude_haiku_models_cannot_be_deployed_on_demand(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_llama_models_cannot_be_deployed_on_demand(monkeypatch: pytest.MonkeyPatch) -> None:
     for emulated in _start(BedrockBehaviour(), monkeypatch, region="us-west-2"):
         arn = emulated.bedrock.create_model_customization_job(  # type: ignore[attr-defined]
             jobName="h",
             customModelName="h-model",
             roleArn=ROLE,
-            baseModelIdentifier=HAIKU,
+            baseModelIdentifier=LLAMA31,
             trainingDataConfig={"s3Uri": f"s3://{BUCKET}/{TRAIN_KEY}"},
             outputDataConfig={"s3Uri": f"s3://{BUCKET}/out/"},
         )["jobArn"]
@@ -311,6 +312,41 @@ def test_claude_haiku_models_cannot_be_deployed_on_demand(monkeypatch: pytest.Mo
         with pytest.raises(ClientError) as raised:
             emulated.bedrock.create_custom_model_deployment(modelDeploymentName="d", modelArn=model_arn)  # type: ignore[attr-defined]
         assert raised.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_a_job_on_a_legacy_base_model_is_refused_on_the_simulated_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given Claude 3 Haiku, Legacy since 2026-03-10 (the emulator's day is 2026-05-01)
+    for emulated in _start(BedrockBehaviour(), monkeypatch, region="us-west-2"):
+        with pytest.raises(ClientError) as raised:
+            emulated.bedrock.create_model_customization_job(  # type: ignore[attr-defined]
+                jobName="h",
+                customModelName="h-model",
+                roleArn=ROLE,
+                baseModelIdentifier=HAIKU,
+                trainingDataConfig={"s3Uri": f"s3://{BUCKET}/{TRAIN_KEY}"},
+                outputDataConfig={"s3Uri": f"s3://{BUCKET}/out/"},
+            )
+        # Then Bedrock's refusal names the Legacy date, and no job exists
+        assert raised.value.response["Error"]["Code"] == "ValidationException"
+        assert "Legacy since 2026-03-10" in raised.value.response["Error"]["Message"]
+        assert emulated.emulator.ledger.to_json() == {"resources": []}
+
+
+def test_a_plain_id_is_refused_where_only_an_inference_profile_serves_the_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    message = [{"role": "user", "content": [{"text": "Which prefix starts a run?"}]}]
+    for emulated in _start(BedrockBehaviour(), monkeypatch, region="us-west-2"):
+        runtime = emulated.runtime
+        # Llama 3.2 and Nova Pro are served on demand in us-west-2 only through the US profile
+        for plain in ("meta.llama3-2-11b-instruct-v1:0", "amazon.nova-pro-v1:0"):
+            with pytest.raises(ClientError) as raised:
+                runtime.converse(modelId=plain, messages=message)  # type: ignore[attr-defined]
+            assert raised.value.response["Error"]["Code"] == "ValidationException"
+            assert "isn't supported" in raised.value.response["Error"]["Message"]
+            assert runtime.converse(modelId=f"us.{plain}", messages=message)["stopReason"] == "end_turn"  # type: ignore[attr-defined]
+        # while Llama 3.1 answers by its plain id there
+        assert runtime.converse(modelId="meta.llama3-1-8b-instruct-v1:0", messages=message)["stopReason"] == "end_turn"  # type: ignore[attr-defined]
 
 
 def test_base_model_answers_generically_and_the_judge_replies_in_the_judges_format(emulated: Emulated) -> None:

@@ -22,6 +22,12 @@ def dataset(tmp_path: Path) -> Path:
         (["run", "missing.jsonl", "--local"], "missing.jsonl does not exist"),
         (["run", "{dataset}", "--local", "--model", "acme.parrot-v1"], "unknown base model id 'acme.parrot-v1'"),
         (["run", "{dataset}", "--local", "--simulate", "meteor"], "unknown scenario 'meteor'; choose one of: none,"),
+        # what synth refuses, the rehearsal refuses too, naming the setting (the day only moves forward)
+        (
+            ["run", "{dataset}", "--local", "--model", "anthropic.claude-3-haiku-20240307-v1:0:200k"],
+            "fine_tuning.base_model_id: Anthropic Claude 3 Haiku (anthropic.claude-3-haiku-20240307-v1:0:200k) "
+            "reached its end of life on 2026-09-10",
+        ),
         (["run", "{dataset}"], "only --local runs are supported"),
         # an --out that cannot be a folder: refused before synthesis, not a traceback after it
         (["run", "{dataset}", "--local", "--out", "{dataset}"], "data.jsonl: exists and is not a directory"),

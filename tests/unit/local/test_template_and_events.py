@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tuner.local import events
+from tuner.local.async_invoke import AsyncInvokeConfig, async_configs_of, failure_record
 from tuner.local.template import TemplateResolver
 
 TEMPLATE: dict[str, Any] = {
@@ -147,3 +148,42 @@ def test_status_change_pattern_with_exists_anything_but_and_prefix() -> None:
     assert events.matches({"detail": {"cause": [{"exists": False}]}}, event)
     with pytest.raises(ValueError, match="numeric"):
         events.matches({"detail": {"status": [{"numeric": [">", 1]}]}}, event)
+
+
+def test_async_invoke_settings_and_the_settings_parameter_resolve_as_on_aws() -> None:
+    # Given a function with an on-failure queue, one without any EventInvokeConfig, and a named SSM parameter
+    template: dict[str, Any] = {
+        "Resources": {
+            **TEMPLATE["Resources"],
+            "OtherFn": {"Type": "AWS::Lambda::Function", "Properties": {"Handler": "lambdas.handlers.sweeper.handler"}},
+            "Drops": {"Type": "AWS::SQS::Queue", "Properties": {}},
+            "StartFnInvokeConfig": {
+                "Type": "AWS::Lambda::EventInvokeConfig",
+                "Properties": {
+                    "FunctionName": {"Ref": "StartFn"},
+                    "Qualifier": "$LATEST",
+                    "MaximumRetryAttempts": 1,
+                    "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": ["Drops", "Arn"]}}},
+                },
+            },
+            "Settings": {
+                "Type": "AWS::SSM::Parameter",
+                "Properties": {"Name": "/FineTuningStack/pipeline-settings", "Type": "String", "Value": "{}"},
+            },
+        }
+    }
+    resolver = TemplateResolver(template, stack_name="FineTuningStack", region="us-west-2")
+    configs = async_configs_of(resolver)
+    # Then the configured function retries once and fails into the queue; the other has Lambda's defaults
+    assert configs == {
+        resolver.ref("StartFn"): AsyncInvokeConfig(retry_attempts=1, on_failure=resolver.get_att("Drops", "Arn"))
+    }
+    assert configs.get(resolver.ref("OtherFn"), AsyncInvokeConfig()) == AsyncInvokeConfig(2, None)
+    assert resolver.ref("Settings") == "/FineTuningStack/pipeline-settings"  # Ref of a parameter is its name
+    # and the record a failure leaves carries the event and why it failed
+    record = failure_record(
+        {"detail": {}}, function_arn="arn:fn", attempts=2, error_type="RuntimeError", error_message="no", at=AT
+    )
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestPayload"] == {"detail": {}}
+    assert record["responsePayload"] == {"errorType": "RuntimeError", "errorMessage": "no"}

@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import boto3
 
-from lambdas.registry import MODELS
+from lambdas.registry import JUDGES, MODELS
 from tuner.local.bedrock import answers
 from tuner.local.bedrock.protocol import ServiceError
 from tuner.local.scenarios import BedrockBehaviour
@@ -347,6 +347,9 @@ class EmulatedBedrock:
             raise ServiceError("ValidationException", f"The provided model identifier {baseModelIdentifier} is invalid")
         if self.region not in spec.regions:
             raise ServiceError("ValidationException", f"{base_model_id} cannot be customized in {self.region}")
+        refusal = spec.why_no_new_job(self.clock.now().date())  # Legacy or past end of life on the simulated day
+        if refusal is not None:
+            raise ServiceError("ValidationException", refusal)
         if customizationType != "FINE_TUNING":
             raise ServiceError("ValidationException", f"the emulator only fine-tunes, not {customizationType}")
         hyperparameters = dict(hyperParameters or {})
@@ -706,9 +709,21 @@ class EmulatedBedrock:
         return {"tags": list(self._tags.get(resourceARN, []))}
 
     # ------------------------------------------------------------------------------------------------ converse
+    def _refuse_plain_id_where_a_profile_is_needed(self, model_id: str) -> None:
+        """What Converse answers a model's plain id where the registry says only an inference profile serves it."""
+        invocation_ids = _INVOCATION_IDS.get(model_id)
+        required = invocation_ids.get(self.region) if invocation_ids else None
+        if required is not None and required != model_id:
+            raise ServiceError(
+                "ValidationException",
+                f"Invocation of model ID {model_id} with on-demand throughput isn't supported. Retry your request "
+                "with the ID or ARN of an inference profile that contains this model.",
+            )
+
     def _bedrock_runtime_Converse(
         self, *, modelId: str, messages: list[dict[str, Any]] | None = None, **request: Any
     ) -> dict[str, Any]:
+        self._refuse_plain_id_where_a_profile_is_needed(modelId)
         question = answers.prompt_text(messages or [])
         system_text = " ".join(block.get("text", "") for block in request.get("system") or [])
         pairwise = answers.is_pairwise_prompt(question)
@@ -761,6 +776,14 @@ class EmulatedBedrock:
             pairs = self._training_pairs[model.job.training_uri]
         text = answers.fine_tuned_answer(question, pairs)
         return _converse_output(question, text, {"emulated": True, "role": "fine-tuned"})
+
+
+# Plain foundation-model id -> the modelId the registry says Converse takes for it in each region (base models and
+# judges): the emulated Converse refuses a plain id where only a profile serves the model, as Bedrock does.
+_INVOCATION_IDS: dict[str, dict[str, str]] = {
+    **{spec.foundation_model_id: spec.invocation_ids for spec in MODELS.values()},
+    **{spec.model_id: spec.invocation_ids for spec in JUDGES.values()},
+}
 
 
 def _converse_output(question: str, text: str, labels: dict[str, Any]) -> dict[str, Any]:
