@@ -28,6 +28,7 @@ class RunStatus(StrEnum):
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
     REJECTED = "REJECTED"
+    ABORTED = "ABORTED"  # stopped by hand or timed out: the report comes from the execution cleanup
 
 
 class RunPaths(BaseModel):

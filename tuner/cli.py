@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-COMMANDS = ("validate", "prepare", "score", "report", "run", "sweep")
+COMMANDS = ("validate", "prepare", "score", "report", "runs", "compare", "run", "sweep", "models")
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 1
@@ -25,11 +25,33 @@ class UsageError(Exception):
     """A mistake in how the command was called (missing file, bad option): reported in one line, exit 2."""
 
 
+def version() -> str:
+    """The project's version, from pyproject.toml (the repository is the installation)."""
+    import tomllib
+    from pathlib import Path
+
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    try:
+        return str(tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["version"])
+    except (OSError, KeyError, ValueError):
+        return "unknown"
+
+
+def _plain(text: str | None) -> str | None:
+    """Docstrings mark code with ``double backquotes``; help text shows it plain."""
+    return text.replace("``", "") if text else text
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tuner", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tuner", description=_plain(__doc__.splitlines()[0]))
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"tuner.commands.{name}").register(subparsers)
+    for command in subparsers.choices.values():
+        command.description = _plain(command.description)
+        for action in command._actions:
+            action.help = _plain(action.help)
     return parser
 
 

@@ -12,10 +12,12 @@ from lambdas.contracts import RunState, RunStatus, StateError, StateName
 from lambdas.evaluation.results import EvaluationResult
 from lambdas.lifecycle.metrics import LossPoint, TrainingMetrics, epoch_means
 from lambdas.registry import Serving
+from lambdas.reporting.loss import diagnose
 from lambdas.reporting.model import (
     CapacitySection,
     DatasetSection,
     EvaluationSection,
+    ExecutionEnd,
     FailureSection,
     JobSection,
     LossSection,
@@ -92,8 +94,10 @@ def build_report(
     now: datetime,
     training_metrics: TrainingMetrics | None = None,
     evaluation: EvaluationResult | None = None,
+    ended: ExecutionEnd | None = None,
 ) -> Report:
-    status = run_status(state)
+    """``ended`` is set by the execution cleanup when the execution stopped before its own report step."""
+    status = RunStatus.ABORTED if ended is not None else run_status(state)
     run = state.run
     spec = run.settings.model
     report = Report(
@@ -108,7 +112,9 @@ def build_report(
             stack_name=run.stack_name,
             base_model_id=spec.model_id,
             base_model_name=spec.display_name,
-            base_inference_model_id=spec.base_inference_model_id,
+            base_inference_model_id=(
+                state.plan_evaluation.base_invocation_id if state.plan_evaluation else spec.base_invocation_id(None)
+            ),
             serving=run.serving,
             emulated=run.emulated,
             settings=run.settings.model_dump(mode="json"),
@@ -120,7 +126,7 @@ def build_report(
         verdict=evaluation.verdict if evaluation is not None else None,
         evaluation=_evaluation(state, evaluation),
         capacity=_capacity(state),
-        failure=_failure(state, status),
+        failure=_aborted(state, ended) if ended is not None else _failure(state, status),
     )
     summary = state.summarize_evaluation
     verdict_line = (
@@ -175,6 +181,7 @@ def _loss(metrics: TrainingMetrics | None) -> LossSection:
         validation=list(metrics.validation),
         training_epoch_means=list(metrics.training_epoch_means or epoch_means(metrics.training)),
         validation_epoch_means=list(metrics.validation_epoch_means or epoch_means(metrics.validation)),
+        diagnosis=diagnose(metrics.training, metrics.validation),
     )
 
 
@@ -202,7 +209,11 @@ def _evaluation(state: RunState, result: EvaluationResult | None) -> EvaluationS
     # The summary in the state survives even if evaluation.json could not be read.
     return EvaluationSection(
         evaluation_key=output.evaluation_key,
-        base_model_id=state.run.settings.model.base_inference_model_id,
+        base_model_id=(
+            state.plan_evaluation.base_invocation_id
+            if state.plan_evaluation
+            else state.run.settings.model.base_invocation_id(None)
+        ),
         fine_tuned_model_id=state.create_inference_capacity.arn if state.create_inference_capacity else "",
         bertscore_model=output.bertscore_model,
         judge_model_id=output.judge_model_id,
@@ -279,6 +290,16 @@ def _failure(state: RunState, status: RunStatus) -> FailureSection | None:
     return FailureSection(failures=failures, cleanup=_cleanup(state))
 
 
+def _aborted(state: RunState, ended: ExecutionEnd) -> FailureSection:
+    how = {"ABORTED": "was stopped", "TIMED_OUT": "timed out"}.get(ended.status, f"ended {ended.status}")
+    where = f" in {ended.step}" if ended.step else ""
+    message = f"the execution {how}{where}" + (f": {ended.cause}" if ended.cause else "")
+    failure = StepFailure(
+        step=ended.step or "(execution)", error=ended.error or f"Execution{ended.status}", message=message
+    )
+    return FailureSection(failures=[failure], cleanup=list(ended.cleanup) or _cleanup(state))
+
+
 def _cleanup(state: RunState) -> list[str]:
     lines: list[str] = []
     job = state.start_customization_job
@@ -325,6 +346,10 @@ def headline(report: Report, *, verdict_line: str | None = None) -> str:
     if report.status is RunStatus.FAILED:
         failure = report.failure.failures[0] if report.failure and report.failure.failures else None
         return f"failed at {failure.step}: {failure.message}" if failure else "failed"
+    if report.status is RunStatus.ABORTED:
+        failure = report.failure.failures[0] if report.failure and report.failure.failures else None
+        cleaned = "; ".join(report.failure.cleanup) if report.failure else ""
+        return (f"aborted: {failure.message}" if failure else "aborted") + (f"; {cleaned}" if cleaned else "")
     parts: list[str] = []
     if report.verdict is not None:
         verdict_line = f"{report.verdict.outcome.value.replace('_', ' ')}: {report.verdict.reason}"

@@ -17,6 +17,7 @@ from lambdas.evaluation.results import EvaluatedItem, EvaluationSet, LeakedQuest
 from lambdas.evaluation.verdict import Verdict
 from lambdas.lifecycle.metrics import EpochLoss, LossPoint
 from lambdas.registry import Serving
+from lambdas.reporting.loss import LossDiagnosis
 
 REPORT_SCHEMA_VERSION = 1
 
@@ -69,6 +70,7 @@ class LossSection(_Model):
     validation: list[LossPoint] = Field(default_factory=list)
     training_epoch_means: list[EpochLoss] = Field(default_factory=list)
     validation_epoch_means: list[EpochLoss] = Field(default_factory=list)
+    diagnosis: LossDiagnosis = Field(default_factory=LossDiagnosis)  # best validation point, overfitting in words
 
     @property
     def empty(self) -> bool:
@@ -109,6 +111,16 @@ class StepFailure(_Model):
     step: str
     error: str
     message: str
+
+
+class ExecutionEnd(_Model):
+    """How an execution ended without reaching its own report step (stopped, timed out), as the cleanup saw it."""
+
+    status: str  # ABORTED, TIMED_OUT or FAILED, as Step Functions says
+    step: str | None  # the state it was in
+    error: str | None = None
+    cause: str | None = None
+    cleanup: list[str] = Field(default_factory=list)  # what the execution cleanup stopped and deleted
 
 
 class FailureSection(_Model):

@@ -15,7 +15,7 @@ from lambdas.evaluation.results import EvaluationResult
 from lambdas.lifecycle.metrics import TrainingMetrics
 from lambdas.lifecycle.service_errors import service_call
 from lambdas.reporting.build import build_report, parse_training_metrics
-from lambdas.reporting.model import Report
+from lambdas.reporting.model import ExecutionEnd, Report
 from lambdas.reporting.render import cost_line, fmt_score, render_html, render_markdown
 
 SNS_SUBJECT_LIMIT = 100
@@ -54,13 +54,14 @@ def load_evaluation(s3: Any, bucket: str, state: RunState) -> EvaluationResult |
         return None  # the summary carried in the state still reaches the report
 
 
-def write_report(state: RunState, *, s3: Any, bucket: str) -> WriteReportOutput:
+def write_report(state: RunState, *, s3: Any, bucket: str, ended: ExecutionEnd | None = None) -> WriteReportOutput:
     """Build the report and write report.json, report.md and report.html (each object written once, complete)."""
     report = build_report(
         state,
         now=utc_now(),
         training_metrics=load_training_metrics(s3, bucket, state),
         evaluation=load_evaluation(s3, bucket, state),
+        ended=ended,
     )
     paths = state.run.paths
     for key, body, content_type in (
@@ -134,12 +135,14 @@ def notification_message(report: Report, *, bucket: str, output: WriteReportOutp
     return "\n".join(lines)
 
 
-def notify(state: RunState, *, sns: Any, topic_arn: str, bucket: str) -> NotifyOutput:
+def notify(
+    state: RunState, *, sns: Any, topic_arn: str, bucket: str, ended: ExecutionEnd | None = None
+) -> NotifyOutput:
     """Publish the run's outcome. The summary is built from the state alone, so it goes out even if the report
     could not be written."""
     if not topic_arn:
         return NotifyOutput(message_id=None)
-    report = build_report(state, now=utc_now())
+    report = build_report(state, now=utc_now(), ended=ended)
     with service_call(f"publishing to {topic_arn}"):
         response = sns.publish(
             TopicArn=topic_arn,

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from lambdas.contracts import ScoreSummary
 from lambdas.evaluation.results import EvaluatedItem, ScoredAnswer
 from lambdas.evaluation.verdict import Verdict, format_delta, format_p_value
-from lambdas.reporting.model import CapacitySection, EvaluationSection, Report
-from lambdas.reporting.svg import loss_curve_svg
+from lambdas.reporting.model import CapacitySection, EvaluationSection, LossSection, Report
+from lambdas.reporting.svg import loss_curve_svg, step_loss_svg
 
 EMULATED_NOTICE = (
     "EMULATED: Bedrock was the local emulator. Every figure below (losses, answers, scores, cost) comes from the "
@@ -150,7 +150,7 @@ def render_markdown(report: Report) -> str:
                 f"- line {p.line if p.line is not None else '-'}: `{_md(p.code)}` {_md(p.message, None)}"
                 for p in data.first_errors
             ]
-        out += ["", f"Full validation report: `{_md(data.validation_report_key)}`", ""]
+        out += ["", f"Full validation report: `{_md(_s3_uri(run.source, data.validation_report_key))}`", ""]
 
     if report.job is not None:
         job = report.job
@@ -179,6 +179,7 @@ def render_markdown(report: Report) -> str:
             ["epoch", "training loss", "validation loss"],
             [[str(e), fmt_score(training.get(e), 4), fmt_score(validation.get(e), 4)] for e in epochs],
         )
+        out += [""] + [f"> {_md(note, None)}" for note in _loss_notes(report.loss)]
         out.append("")
 
     if report.evaluation is not None:
@@ -186,6 +187,19 @@ def render_markdown(report: Report) -> str:
 
     out += ["## Inference capacity and cost", "", _md(cost_line(report.capacity), None), ""]
     return "\n".join(out)
+
+
+def _loss_notes(loss: LossSection) -> list[str]:
+    diagnosis = loss.diagnosis
+    notes = []
+    if diagnosis.best_validation_epoch is not None and diagnosis.best_validation_loss is not None:
+        notes.append(
+            f"Best validation loss: {diagnosis.best_validation_loss:.4f} at epoch {diagnosis.best_validation_epoch} "
+            f"(step {diagnosis.best_validation_step})."
+        )
+    if diagnosis.overfitting:
+        notes.append(diagnosis.overfitting)
+    return notes
 
 
 def _verdict_rows(verdict: Verdict) -> list[list[str]]:
@@ -285,26 +299,108 @@ def _md_evaluation(evaluation: EvaluationSection, *, emulated: bool) -> list[str
 
 _CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;color:#111827;background:#f9fafb}
-main{max-width:1100px;margin:0 auto;padding:24px}
-h1{font-size:1.6rem;margin:0 0 8px} h2{margin-top:32px;border-bottom:1px solid #e5e7eb;padding-bottom:4px}
+main{max-width:1100px;margin:0 auto;padding:24px 16px}
+h1{font-size:1.6rem;margin:0 0 8px;overflow-wrap:anywhere}
+h2{margin-top:32px;border-bottom:1px solid #e5e7eb;padding-bottom:4px}
 .status{display:inline-block;padding:2px 10px;border-radius:999px;font-weight:700;color:#fff}
-.SUCCEEDED{background:#15803d}.FAILED{background:#b91c1c}.REJECTED{background:#a16207}
+.SUCCEEDED{background:#15803d}.FAILED{background:#b91c1c}.REJECTED{background:#a16207}.ABORTED{background:#6b21a8}
 .emulated{background:#fef3c7;border:2px solid #b45309;color:#78350f;padding:12px 16px;font-weight:700;margin:12px 0}
 .label-emulated{color:#b45309;font-weight:700}
 .headline{font-size:1.1rem;margin:12px 0}
+.verdict-box{background:#fff;border:1px solid #e5e7eb;border-left:6px solid #4b5563;padding:8px 16px;margin:12px 0}
+.verdict-box h2{margin-top:4px;border:0}
 .verdict{padding:2px 10px;border-radius:999px;color:#fff}.improved{background:#15803d}.regressed{background:#b91c1c}
-.no_clear_difference{background:#4b5563}.inconclusive{background:#a16207}.scroll{overflow-x:auto}
+.no_clear_difference{background:#4b5563}.inconclusive{background:#a16207}
+.scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;margin:8px 0;background:#fff;width:100%}
 th,td{border:1px solid #e5e7eb;padding:6px 8px;text-align:left;vertical-align:top}
 th{background:#f3f4f6} td.num{text-align:right;white-space:nowrap}
-.answer{white-space:pre-wrap;max-height:16em;overflow:auto;font-size:.9rem}
-details{font-size:.85rem;color:#374151} code{font-size:.85rem;word-break:break-all}
+th[data-sort]{cursor:pointer} th[data-sort]::after{content:" \\2195";color:#9ca3af}
+.answer{white-space:pre-wrap;font-size:.9rem;overflow-wrap:anywhere}
+details{font-size:.85rem;color:#374151} code{font-size:.85rem;overflow-wrap:anywhere}
 .failure{background:#fef2f2;border-left:4px solid #b91c1c;padding:8px 16px}
 .notdeleted{color:#b91c1c;font-weight:700}
-figure{margin:8px 0;background:#fff;border:1px solid #e5e7eb;display:inline-block}
+figure{margin:8px 0;background:#fff;border:1px solid #e5e7eb;display:block;max-width:100%}
+figure svg{display:block;max-width:100%;height:auto}
 figcaption{font-size:.85rem;color:#4b5563;padding:4px 8px}
-.questions td:nth-child(2){width:22%} .questions td:nth-child(3),.questions td:nth-child(4){width:37%}
+.questions{min-width:760px} .questions td:nth-child(2){width:22%}
+.questions td:nth-child(3),.questions td:nth-child(4){width:30%}
+.warning{background:#fffbeb;border-left:4px solid #b45309;padding:6px 12px}
 """
+
+# Sorting and the regression filter for the per-question table. The table is complete and readable without it.
+_SCRIPT = """
+(function(){
+  var table=document.getElementById('questions'); if(!table){return;}
+  var body=table.tBodies[0];
+  table.querySelectorAll('th[data-sort]').forEach(function(th){
+    th.tabIndex=0;
+    function sort(){
+      var col=th.cellIndex, up=th.getAttribute('aria-sort')!=='ascending';
+      table.querySelectorAll('th[data-sort]').forEach(function(o){o.removeAttribute('aria-sort');});
+      th.setAttribute('aria-sort', up?'ascending':'descending');
+      var rows=Array.prototype.slice.call(body.rows);
+      rows.sort(function(a,b){
+        var x=parseFloat(a.cells[col].getAttribute('data-v')), y=parseFloat(b.cells[col].getAttribute('data-v'));
+        if(isNaN(x)){x=up?Infinity:-Infinity;} if(isNaN(y)){y=up?Infinity:-Infinity;}
+        return up?x-y:y-x;
+      });
+      rows.forEach(function(r){body.appendChild(r);});
+    }
+    th.addEventListener('click',sort);
+    th.addEventListener('keydown',function(e){if(e.key==='Enter'||e.key===' '){e.preventDefault();sort();}});
+  });
+  var only=document.getElementById('only-regressions');
+  if(only){
+    only.disabled=false;
+    only.addEventListener('change',function(){
+      Array.prototype.forEach.call(body.rows,function(r){
+        r.hidden=only.checked && r.getAttribute('data-regressed')!=='1';
+      });
+    });
+  }
+})();
+"""
+
+
+# What the local harness writes beside the report (``tuner run --local --out DIR``), each linked relatively.
+LOCAL_ARTEFACTS = (
+    ("report.json", "the report as data"),
+    ("report.md", "the report in Markdown"),
+    ("execution.json", "the execution's state-by-state history"),
+    ("ledger.json", "every emulated Bedrock resource created and deleted"),
+    ("lambda-logs.jsonl", "the handlers' structured logs"),
+)
+
+
+def _s3_uri(source: str, key: str) -> str:
+    """``s3://bucket/key`` for a key of the run's bucket (``source`` is the dropped object's ``s3://`` URI)."""
+    bucket = source.removeprefix("s3://").split("/", 1)[0]
+    return f"s3://{bucket}/{key}"
+
+
+def _s3_link(source: str, key: str) -> str:
+    uri = _s3_uri(source, key)
+    return f'<a href="{_e(uri)}"><code>{_e(uri)}</code></a>'
+
+
+def _artefact_links(report: Report) -> list[str]:
+    run = report.run
+    prefix = f"runs/{run.run_id}/"
+    if run.emulated:
+        local = [f'<a href="{name}">{name}</a>: {_e(what)}' for name, what in LOCAL_ARTEFACTS]
+        return [*local, f"in the emulated bucket: <code>{_e(_s3_uri(run.source, prefix))}</code>"]
+    return [
+        f"{_s3_link(run.source, prefix + name)}: {_e(what)}"
+        for name, what in (
+            ("report.json", "the report as data"),
+            ("validation.json", "every dataset problem, statistics and estimates"),
+            ("evaluation.json", "per-question answers, scores, statistics and the verdict"),
+            ("answers/", "each answer as it was produced"),
+            ("judgements/", "each judge verdict as it was produced"),
+            ("job-output/", "Bedrock's job output and loss CSVs"),
+        )
+    ]
 
 
 def _e(text: object) -> str:
@@ -330,7 +426,10 @@ def render_html(report: Report) -> str:
     ]
     if run.emulated:
         parts.append(f'<div class="emulated" role="alert">{_e(EMULATED_NOTICE)}</div>')
-    parts.append(f'<p class="headline">{_e(report.headline)}</p>')
+    if report.verdict is not None:
+        parts.append(_html_verdict(report.verdict, emulated_label))
+    else:
+        parts.append(f'<p class="headline">{_e(report.headline)}</p>')
     parts.append(
         _kv_table(
             [
@@ -342,9 +441,6 @@ def render_html(report: Report) -> str:
             ]
         )
     )
-
-    if report.verdict is not None:
-        parts.append(_html_verdict(report.verdict, emulated_label))
 
     if report.failure is not None:
         items = "".join(
@@ -387,7 +483,7 @@ def render_html(report: Report) -> str:
             parts.append(
                 f"<h3>First problems</h3><table><tr><th>line</th><th>code</th><th>problem</th></tr>{rows}</table>"
             )
-        parts.append(f"<p>Full validation report: <code>{_e(data.validation_report_key)}</code></p>")
+        parts.append(f"<p>Full validation report: {_s3_link(run.source, data.validation_report_key)}</p>")
 
     if report.job is not None:
         job = report.job
@@ -408,12 +504,23 @@ def render_html(report: Report) -> str:
         )
 
     if not report.loss.empty:
-        svg = loss_curve_svg(
-            report.loss.training_epoch_means, report.loss.validation_epoch_means, emulated=run.emulated
+        loss = report.loss
+        diagnosis = loss.diagnosis
+        steps = step_loss_svg(
+            loss.training, loss.validation, emulated=run.emulated, best_step=diagnosis.best_validation_step
         )
+        epochs = loss_curve_svg(
+            loss.training_epoch_means,
+            loss.validation_epoch_means,
+            emulated=run.emulated,
+            best_epoch=diagnosis.best_validation_epoch,
+        )
+        notes = "".join(f'<p class="warning">{_e(line)}</p>' for line in _loss_notes(loss))
         parts.append(
-            f"<h2>Loss per epoch{emulated_label}</h2><figure>{svg}<figcaption>Mean training loss and validation "
-            f"loss of each epoch{' (EMULATED)' if run.emulated else ''}.</figcaption></figure>"
+            f"<h2>Loss{emulated_label}</h2>{notes}<figure>{steps}<figcaption>Training loss at every recorded step and "
+            "validation loss at every evaluation; dashed lines mark where each epoch begins"
+            f"{' (EMULATED)' if run.emulated else ''}.</figcaption></figure>"
+            f"<details><summary>mean of each epoch</summary><figure>{epochs}</figure></details>"
         )
 
     if report.evaluation is not None:
@@ -423,12 +530,14 @@ def render_html(report: Report) -> str:
     line_class = "notdeleted" if capacity is not None and capacity.deleted is False else ""
     parts.append(f"<h2>Inference capacity and cost{emulated_label}</h2>")
     parts.append(f'<p class="{line_class}">{_e(cost_line(capacity))}</p>')
+    parts.append("<h2>Artefacts</h2><ul>" + "".join(f"<li>{link}</li>" for link in _artefact_links(report)) + "</ul>")
     settings = json.dumps(run.settings, indent=2, sort_keys=True)
     parts.append(
         f"<h2>Settings</h2><details><summary>the settings this run used</summary><pre>{_e(settings)}</pre></details>"
     )
-    parts.append("</main></body></html>")
-    return "\n".join(parts)
+    parts.append(f"<script>{_SCRIPT}</script></main></body></html>")
+    # Every table scrolls inside its own box, so a phone-wide page never scrolls sideways.
+    return "\n".join(parts).replace("<table", '<div class="scroll"><table').replace("</table>", "</table></div>")
 
 
 def _html_verdict(verdict: Verdict, emulated_label: str) -> str:
@@ -437,11 +546,14 @@ def _html_verdict(verdict: Verdict, emulated_label: str) -> str:
         "<tr>" + "".join(f'<td class="num">{_e(cell)}</td>' for cell in row) + "</tr>" for row in _verdict_rows(verdict)
     )
     return (
-        f'<h2 id="verdict">Verdict: <span class="verdict {verdict.outcome.value}">'
+        f'<section class="verdict-box" id="verdict"><h2>Verdict: <span class="verdict {verdict.outcome.value}">'
         f"{_e(verdict.outcome.value.replace('_', ' '))}</span>{emulated_label}</h2>"
-        f'<p>{_e(verdict.reason)}</p><div class="scroll"><table><tr>{head}</tr>{rows}</table></div>'
-        f"<p>Rule: improved when the 95% CI of the primary metric's mean delta lies above 0 and the mean delta is at "
-        f"least {_e(format_delta(verdict.primary_metric, verdict.min_effect))}; regressed when the CI lies below 0.</p>"
+        f'<p class="headline">{_e(verdict.reason)}</p><table><tr>{head}</tr>{rows}</table>'
+        f"<details><summary>how the verdict is decided</summary><p>Improved when the 95% confidence interval of the "
+        f"primary metric's mean delta (fine-tuned minus base, paired by question) lies above 0 and the mean delta is "
+        f"at least {_e(format_delta(verdict.primary_metric, verdict.min_effect))}; regressed when it lies below 0; "
+        "inconclusive when the judge scored too few questions or too few were scored on both models.</p></details>"
+        "</section>"
     )
 
 
@@ -472,6 +584,35 @@ def _evaluation_notes(evaluation: EvaluationSection) -> list[str]:
     return notes
 
 
+def _judge_value(item: EvaluatedItem) -> float | None:
+    tuned, base = item.fine_tuned.judge, item.base.judge
+    if tuned is None or base is None or tuned.score is None or base.score is None:
+        return None
+    return float(tuned.score - base.score)
+
+
+def _f1_value(item: EvaluatedItem) -> float | None:
+    tuned, base = item.fine_tuned.bertscore, item.base.bertscore
+    return tuned.f1 - base.f1 if tuned is not None and base is not None else None
+
+
+def _preferred_value(item: EvaluatedItem) -> float | None:
+    verdict = item.pairwise
+    if verdict is None or verdict.preference is None:
+        return None
+    return {"fine_tuned": 1.0, "base": -1.0}.get(verdict.preference.value, 0.0)
+
+
+def _regressed(item: EvaluatedItem) -> bool:
+    """The fine-tuned answer did worse on the judge, or the pairwise judge preferred the base answer."""
+    judge, preferred = _judge_value(item), _preferred_value(item)
+    return (judge is not None and judge < 0) or (preferred is not None and preferred < 0)
+
+
+def _sort_value(value: float | None) -> str:
+    return "" if value is None else f"{value:.6f}"
+
+
 def _judge_delta(item: EvaluatedItem) -> str:
     tuned, base = item.fine_tuned.judge, item.base.judge
     if tuned is None or base is None or tuned.score is None or base.score is None:
@@ -495,11 +636,11 @@ def _preferred(item: EvaluatedItem) -> str:
 
 def _html_evaluation(evaluation: EvaluationSection, emulated_label: str) -> str:
     layers = f" ({evaluation.bertscore_num_layers} layers)" if evaluation.bertscore_num_layers else ""
-    judge = evaluation.judge_model_id or "disabled"
+    judge_name = evaluation.judge_model_id or "disabled"
     out = [
         f"<h2>Evaluation: base vs fine-tuned{emulated_label}</h2>",
         f"<p>BERTScore model: <code>{_e(evaluation.bertscore_model)}</code>{_e(layers)}. "
-        f"Judge: <code>{_e(judge)}</code> (correctness 1-10 against the reference answer).</p>",
+        f"Judge: <code>{_e(judge_name)}</code> (correctness 1-10 against the reference answer).</p>",
         "<table><tr><th>model</th><th>LLM-as-a-judge correctness (1-10)</th><th>BERTScore P / R / F1</th>"
         "<th>scored</th></tr>",
     ]
@@ -511,22 +652,29 @@ def _html_evaluation(evaluation: EvaluationSection, emulated_label: str) -> str:
     if notes:
         out.append("<ul>" + "".join(f"<li>{_e(note)}</li>" for note in notes) + "</ul>")
     if evaluation.items:
+        regressions = sum(1 for item in evaluation.items if _regressed(item))
         out.append(
-            f'<h3>Per question{emulated_label}</h3><table class="questions"><tr><th>#</th>'
-            "<th>question and reference</th>"
-            "<th>base answer</th><th>fine-tuned answer</th><th>judge delta</th><th>F1 delta</th>"
-            "<th>preferred</th></tr>"
+            f"<h3>Per question{emulated_label}</h3>"
+            f'<p><label><input type="checkbox" id="only-regressions" disabled> show only the {regressions} '
+            "question(s) where the fine-tuned model did worse</label> &middot; click a column heading to sort</p>"
+            '<table class="questions" id="questions"><thead><tr>'
+            '<th data-sort="index">#</th><th>question and reference</th><th>base answer</th>'
+            '<th>fine-tuned answer</th><th data-sort="judge">judge delta</th><th data-sort="f1">F1 delta</th>'
+            '<th data-sort="preferred">preferred</th></tr></thead><tbody>'
         )
         for item in evaluation.items:
+            judge, f1, preferred = _judge_value(item), _f1_value(item), _preferred_value(item)
             out.append(
-                f'<tr><td class="num">{item.index + 1}</td>'
+                f'<tr data-regressed="{int(_regressed(item))}"><td class="num" data-v="{item.index + 1}">'
+                f"{item.index + 1}</td>"
                 f'<td><div class="answer"><strong>{_e(item.question)}</strong></div>'
                 f'<details><summary>reference</summary><div class="answer">{_e(item.reference)}</div></details></td>'
                 f"<td>{_html_answer(item.base)}</td><td>{_html_answer(item.fine_tuned)}</td>"
-                f'<td class="num">{_e(_judge_delta(item))}</td><td class="num">{_e(_f1_delta(item))}</td>'
-                f"<td>{_e(_preferred(item))}</td></tr>"
+                f'<td class="num" data-v="{_sort_value(judge)}">{_e(_judge_delta(item))}</td>'
+                f'<td class="num" data-v="{_sort_value(f1)}">{_e(_f1_delta(item))}</td>'
+                f'<td data-v="{_sort_value(preferred)}">{_e(_preferred(item))}</td></tr>'
             )
-        out.append("</table>")
+        out.append("</tbody></table>")
     return "".join(out)
 
 

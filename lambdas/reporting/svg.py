@@ -1,6 +1,7 @@
 """The loss-curve figure as inline SVG, in pure Python (the report function is a zip Lambda: no matplotlib).
 
-It plots what the reference study plotted: the mean training loss and the mean validation loss of each epoch.
+Two views of the job's loss: every recorded step (training) and evaluation (validation) with the epoch boundaries
+and the best validation point marked, and the mean of each epoch (what the reference study plotted).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
-from lambdas.lifecycle.metrics import EpochLoss
+from lambdas.lifecycle.metrics import EpochLoss, LossPoint
 
 WIDTH = 640
 HEIGHT = 360
@@ -29,8 +30,19 @@ EMULATED_COLOUR = "#b45309"
 class _Series:
     label: str
     colour: str
-    points: Sequence[EpochLoss]
+    points: Sequence[tuple[float, float]]  # (x, loss)
     dashed: bool = False
+    markers: bool = True  # a dot on every point (epoch means); off for dense step-level series
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A vertical line across the plot at ``x`` (an epoch boundary, the best validation point) with a short label."""
+
+    x: float
+    label: str
+    colour: str = "#9ca3af"
+    dashed: bool = True
 
 
 def nice_step(span: float, target_ticks: int = 6) -> float:
@@ -78,18 +90,72 @@ def loss_curve_svg(
     *,
     emulated: bool = False,
     title: str = "Loss per epoch (mean of each epoch's steps)",
+    best_epoch: int | None = None,
 ) -> str:
-    """An SVG document (no XML declaration, ready to inline in HTML or save as .svg)."""
-    series = [
-        _Series("training loss", TRAINING_COLOUR, training),
-        _Series("validation loss", VALIDATION_COLOUR, validation, dashed=True),
-    ]
+    """The epoch means as an SVG document (no XML declaration, ready to inline in HTML or save as .svg)."""
+    markers = [Marker(best_epoch, f"best validation: epoch {best_epoch}", VALIDATION_COLOUR)] if best_epoch else []
+    return line_chart(
+        [
+            _Series("training loss", TRAINING_COLOUR, [(p.epoch, p.mean_loss) for p in training]),
+            _Series("validation loss", VALIDATION_COLOUR, [(p.epoch, p.mean_loss) for p in validation], dashed=True),
+        ],
+        title=title,
+        x_label="epoch",
+        integer_x=True,
+        markers=markers,
+        emulated=emulated,
+    )
+
+
+def step_loss_svg(
+    training: Sequence[LossPoint],
+    validation: Sequence[LossPoint],
+    *,
+    emulated: bool = False,
+    best_step: int | None = None,
+    title: str = "Loss per step (training) and per evaluation (validation)",
+) -> str:
+    """Every recorded step, with a dashed line where each epoch begins and the best validation point marked."""
+    boundaries: list[Marker] = []
+    seen: set[int] = set()
+    for point in sorted(training, key=lambda p: p.step):
+        if point.epoch not in seen:
+            seen.add(point.epoch)
+            if len(seen) > 1:  # the first epoch starts at the axis
+                boundaries.append(Marker(point.step, f"epoch {point.epoch}"))
+    if best_step is not None:
+        boundaries.append(Marker(best_step, "best validation", VALIDATION_COLOUR, dashed=False))
+    return line_chart(
+        [
+            _Series(
+                "training loss", TRAINING_COLOUR, [(p.step, p.loss) for p in training], markers=len(training) <= 40
+            ),
+            _Series("validation loss", VALIDATION_COLOUR, [(p.step, p.loss) for p in validation], dashed=True),
+        ],
+        title=title,
+        x_label="step",
+        integer_x=True,
+        markers=boundaries,
+        emulated=emulated,
+    )
+
+
+def line_chart(
+    series: Sequence[_Series],
+    *,
+    title: str,
+    x_label: str,
+    integer_x: bool,
+    markers: Sequence[Marker] = (),
+    emulated: bool = False,
+) -> str:
+    """A loss chart: one line per series over a shared x axis, vertical markers, a legend; scales to its box."""
     if emulated:
         title = f"{title} - EMULATED"
     out: list[str] = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label={quoteattr(title)} '
-        'font-family="Helvetica, Arial, sans-serif" font-size="12">',
+        'font-family="Helvetica, Arial, sans-serif" font-size="12" style="max-width:100%;height:auto">',
         f"<title>{escape(title)}</title>",
         f'<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>',
         f'<text x="{WIDTH / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">{escape(title)}</text>',
@@ -97,8 +163,9 @@ def loss_curve_svg(
     all_points = [point for entry in series for point in entry.points]
     plot_left, plot_right = MARGIN_LEFT, WIDTH - MARGIN_RIGHT
     plot_top, plot_bottom = MARGIN_TOP, HEIGHT - MARGIN_BOTTOM
-    axis = loss_axis([point.mean_loss for point in all_points]) if all_points else None
-    if axis is None:
+    axis = loss_axis([loss for _, loss in all_points]) if all_points else None
+    xs = [x for x, _ in all_points]
+    if axis is None or not all(math.isfinite(x) for x in xs):
         note = (
             "The loss values cannot be plotted (not finite, or far too large)."
             if all_points
@@ -109,14 +176,13 @@ def loss_curve_svg(
         out.append("</svg>")
         return "\n".join(out)
 
-    epochs = sorted({point.epoch for point in all_points})
-    x_min, x_max = epochs[0], epochs[-1]
+    x_min, x_max = min(xs), max(xs)
     y_min, y_max, step = axis
 
-    def x_of(epoch: float) -> float:
+    def x_of(x: float) -> float:
         if x_max == x_min:
             return (plot_left + plot_right) / 2
-        return plot_left + (epoch - x_min) / (x_max - x_min) * (plot_right - plot_left)
+        return plot_left + (x - x_min) / (x_max - x_min) * (plot_right - plot_left)
 
     def y_of(loss: float) -> float:
         return plot_bottom - (loss - y_min) / (y_max - y_min) * (plot_bottom - plot_top)
@@ -127,38 +193,61 @@ def loss_curve_svg(
         y = y_of(tick)
         out.append(f'<line x1="{plot_left}" y1="{y:.1f}" x2="{plot_right}" y2="{y:.1f}" stroke="#e5e7eb"/>')
         out.append(f'<text x="{plot_left - 8}" y="{y + 4:.1f}" text-anchor="end">{_fmt(tick)}</text>')
-    # x ticks: every epoch when there are few, otherwise about ten
-    stride = max(1, math.ceil(len(epochs) / 10))
-    for epoch in epochs[::stride]:
-        x = x_of(epoch)
+    # x ticks: every value when there are few, otherwise about ten round ones
+    distinct = sorted(set(xs))
+    if len(distinct) <= 10:
+        ticks: Sequence[float] = distinct
+    else:
+        x_step = nice_step(x_max - x_min, 8)
+        x_step = max(1.0, round(x_step)) if integer_x else x_step
+        first = math.ceil(x_min / x_step) * x_step
+        ticks = [first + i * x_step for i in range(int((x_max - first) / x_step) + 1)][:MAX_TICKS]
+    for tick in ticks:
+        x = x_of(tick)
+        label = str(int(tick)) if integer_x else _fmt(tick)
         out.append(f'<line x1="{x:.1f}" y1="{plot_bottom}" x2="{x:.1f}" y2="{plot_bottom + 5}" stroke="#374151"/>')
-        out.append(f'<text x="{x:.1f}" y="{plot_bottom + 19}" text-anchor="middle">{epoch}</text>')
+        out.append(f'<text x="{x:.1f}" y="{plot_bottom + 19}" text-anchor="middle">{label}</text>')
     # axes
     out.append(
         f'<polyline points="{plot_left},{plot_top} {plot_left},{plot_bottom} {plot_right},{plot_bottom}" '
         'fill="none" stroke="#374151"/>'
     )
-    out.append(f'<text x="{(plot_left + plot_right) / 2}" y="{HEIGHT - 14}" text-anchor="middle">epoch</text>')
+    out.append(f'<text x="{(plot_left + plot_right) / 2}" y="{HEIGHT - 14}" text-anchor="middle">{x_label}</text>')
     out.append(
         f'<text x="16" y="{(plot_top + plot_bottom) / 2}" text-anchor="middle" '
         f'transform="rotate(-90 16 {(plot_top + plot_bottom) / 2})">loss</text>'
     )
+    # vertical markers (epoch boundaries, best validation point), labelled at the top of the plot
+    for marker in markers:
+        if not x_min <= marker.x <= x_max:
+            continue
+        x = x_of(marker.x)
+        dash = ' stroke-dasharray="3 3"' if marker.dashed else ""
+        out.append(
+            f'<line x1="{x:.1f}" y1="{plot_top}" x2="{x:.1f}" y2="{plot_bottom}" stroke="{marker.colour}"{dash}>'
+            f"<title>{escape(marker.label)}</title></line>"
+        )
+        out.append(
+            f'<text x="{x + 3:.1f}" y="{plot_top + 10}" font-size="10" fill="{marker.colour}">'
+            f"{escape(marker.label)}</text>"
+        )
     # series
     for entry in series:
         if not entry.points:
             continue
-        coords = " ".join(f"{x_of(p.epoch):.1f},{y_of(p.mean_loss):.1f}" for p in entry.points)
+        coords = " ".join(f"{x_of(x):.1f},{y_of(loss):.1f}" for x, loss in entry.points)
         dash = ' stroke-dasharray="6 4"' if entry.dashed else ""
         out.append(f'<polyline points="{coords}" fill="none" stroke="{entry.colour}" stroke-width="2"{dash}/>')
-        for p in entry.points:
-            out.append(
-                f'<circle cx="{x_of(p.epoch):.1f}" cy="{y_of(p.mean_loss):.1f}" r="3.5" fill="{entry.colour}">'
-                f"<title>{escape(entry.label)}, epoch {p.epoch}: {p.mean_loss:.4f}</title></circle>"
-            )
+        if entry.markers:
+            for x, loss in entry.points:
+                out.append(
+                    f'<circle cx="{x_of(x):.1f}" cy="{y_of(loss):.1f}" r="3.5" fill="{entry.colour}">'
+                    f"<title>{escape(entry.label)}, {x_label} {_fmt(x)}: {loss:.4f}</title></circle>"
+                )
     # legend (top right, inside the plot)
     legend_x = plot_right - 150
     for row, entry in enumerate(item for item in series if item.points):
-        y = plot_top + 12 + row * 18
+        y = plot_top + 24 + row * 18
         dash = ' stroke-dasharray="6 4"' if entry.dashed else ""
         out.append(
             f'<line x1="{legend_x}" y1="{y}" x2="{legend_x + 24}" y2="{y}" stroke="{entry.colour}" '

@@ -168,12 +168,15 @@ def test_a_stopped_execution_has_its_capacity_deleted_by_the_execution_cleanup(
 ) -> None:
     result = run_local(valid_dataset, Scenario.STOP)
     assert result.execution_status == "ABORTED"
-    # No report step ran, and the harness invents none
-    assert not (result.out_dir / "report.json").exists()
-    assert result.report_status is None
-    assert any("none was invented" in note for note in result.notes)
     # The "Execution Status Change" rule's target deleted the capacity within the same simulated minute
     entry = _assert_every_capacity_deleted(result, serving, by="execution-cleanup")
+    # and wrote the run's report: ABORTED, the state it was in, and what it deleted
+    report = read_out(result, "report.json")
+    assert result.report_status == report["status"] == "ABORTED"
+    failure = report["failure"]["failures"][0]
+    assert failure["step"] in {"WaitForInferenceCapacity", "PollInferenceCapacity", "CapacityReady?"}
+    assert f"The cleanup deleted {serving.capacity_type} {entry['arn']}." in report["failure"]["cleanup"]
+    assert report["capacity"]["deleted"] is True
     assert (_when(entry["deleted_at"]) - _when(entry["created_at"])).total_seconds() < 3600
     assert read_out(result, "execution.json")["status"] == "ABORTED"
 

@@ -180,12 +180,12 @@ def test_delete_handler_after_a_failed_create_finds_the_capacity_by_name(
     assert (output["arn"], output["already_gone"]) == (PT_ARN, False)
 
 
-def test_sweeper_handler_uses_the_stack_settings(
+def test_sweeper_handler_uses_the_configured_lifetime(
     lambda_context: Any, bedrock_stub: Stubber, monkeypatch: pytest.MonkeyPatch, sim_clock: FixedClock
 ) -> None:
     from lambdas.handlers import sweeper
 
-    monkeypatch.setenv("PIPELINE_SETTINGS", json.dumps({"capacity_max_lifetime_hours": 2}))
+    monkeypatch.setenv("CAPACITY_MAX_LIFETIME_HOURS", "2")  # the one setting the sweeper is given
     monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", f"arn:aws:sns:{REGION}:{ACCOUNT}:fine-tuning")
     sim_clock.now = T0 + timedelta(hours=3)
     bedrock_stub.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": [pt_summary("x")]})
@@ -215,18 +215,37 @@ def test_execution_cleanup_handler_stops_a_running_job(lambda_context: Any, monk
         start_customization_job.handler(document, lambda_context)
         name = job_name(RunConfig.model_validate(document["run"]))
         bedrock = aws.client("bedrock")
+        aws.client("s3").create_bucket(Bucket=BUCKET)
+        described = {
+            "executionArn": execution,
+            "stateMachineArn": state_machine,
+            "status": "ABORTED",
+            "startDate": T0,
+            "input": json.dumps({"run": document["run"], "errors": {}}),
+            "error": "States.Aborted",
+            "cause": "stopped by hand",
+        }
         with Stubber(aws.client("stepfunctions")) as sfn_stub:
+            sfn_stub.add_response("describe_execution", described, {"executionArn": execution})
+            # the history, newest first: it was waiting for the job, with the run's whole document as input
             sfn_stub.add_response(
-                "describe_execution",
+                "get_execution_history",
                 {
-                    "executionArn": execution,
-                    "stateMachineArn": state_machine,
-                    "status": "ABORTED",
-                    "startDate": T0,
-                    "input": json.dumps({"run": document["run"], "errors": {}}),
+                    "events": [
+                        {
+                            "timestamp": T0,
+                            "type": "WaitStateEntered",
+                            "id": 7,
+                            "stateEnteredEventDetails": {
+                                "name": "WaitForCustomizationJob",
+                                "input": json.dumps(document),
+                            },
+                        }
+                    ]
                 },
-                {"executionArn": execution},
+                {"executionArn": execution, "reverseOrder": True, "maxResults": 200},
             )
+            sfn_stub.add_response("describe_execution", described, {"executionArn": execution})
             # moto has no provisioned throughput listing: this account has none
             monkeypatch.setattr(bedrock, "get_paginator", lambda _name: _EmptyPaginator())
             aborted = json.loads((EVENTS / "execution_aborted_event.json").read_text())
@@ -235,6 +254,13 @@ def test_execution_cleanup_handler_stops_a_running_job(lambda_context: Any, monk
         assert bedrock.get_model_customization_job(jobIdentifier=name)["status"] == "Stopped"
         assert (output["job_status_found"], output["job_stop_requested"]) == ("InProgress", True)
         assert output["capacity"]["already_gone"] is True
+        # And the run has a report: ABORTED, in which step, and what the cleanup did
+        report = json.loads(aws.client("s3").get_object(Bucket=BUCKET, Key=output["report_key"])["Body"].read())
+        assert report["status"] == "ABORTED"
+        assert report["failure"]["failures"][0]["step"] == "WaitForCustomizationJob"
+        assert "was stopped in WaitForCustomizationJob: stopped by hand" in report["failure"]["failures"][0]["message"]
+        assert any("the cleanup stopped it" in line for line in report["failure"]["cleanup"])
+        assert report["headline"].startswith("aborted: the execution was stopped in WaitForCustomizationJob")
 
 
 class _EmptyPaginator:

@@ -236,6 +236,23 @@ def compare(
     return decide(metrics, primary_metric=primary_metric, min_effect=min_effect, min_items=min_items)
 
 
+def require_aws_for_judge(judge_model: str) -> None:
+    """The judge runs on Bedrock: say in one line what is missing, before any scoring starts."""
+    import boto3
+
+    session = boto3.Session()
+    if not session.region_name:
+        raise UsageError(
+            f"--judge calls {judge_model} on Amazon Bedrock and needs a region: "
+            "set AWS_DEFAULT_REGION (or a profile's region)"
+        )
+    if session.get_credentials() is None:
+        raise UsageError(
+            f"--judge calls {judge_model} on Amazon Bedrock and needs AWS credentials: none were found (environment, "
+            "profile or instance role)"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     primary_metric, min_effect, min_items = verdict_options(args)
     labels = load_answers(args.labels, "labels")
@@ -252,6 +269,7 @@ def run(args: argparse.Namespace) -> int:
     judge = None
     pairwise_judge = None
     if args.judge:
+        require_aws_for_judge(args.judge_model)
         from lambdas import aws
         from lambdas.evaluation.judge import bedrock_judge, bedrock_pairwise_judge
 

@@ -2,8 +2,8 @@
 
 Order of a run, as on AWS:
 
-1. synthesize the stack (cached) and create its bucket, topic, roles and state machine in moto, the state machine
-   from the template's own ``DefinitionString``;
+1. synthesize the stack (cached) and create its bucket, topic, roles, settings parameter and state machine in moto,
+   the state machine from the template's own ``DefinitionString``;
 2. upload the dataset to ``incoming/`` and hand EventBridge's "Object Created" event to the rule's target (the real
    trigger handler), which starts the execution;
 3. moto's Step Functions engine runs the definition; each Lambda task runs its real handler in-process
@@ -33,9 +33,10 @@ from lambdas.contracts import INCOMING_PREFIX, RunPaths
 from lambdas.registry import UnknownModelError, get_model
 from lambdas.settings import PipelineSettings
 from tuner.local import events
+from tuner.local.async_invoke import RETRY_DELAYS_SECONDS, AsyncInvokeConfig, async_configs_of, failure_record
 from tuner.local.bedrock.emulator import EmulatedBedrock, Ledger
 from tuner.local.bedrock.server import EmulatorServers
-from tuner.local.lambda_adapter import LocalFunction, LocalLambdas, installed
+from tuner.local.lambda_adapter import LocalFunction, LocalFunctionError, LocalLambdas, installed
 from tuner.local.scenarios import Scenario
 from tuner.local.simclock import SimulatedClock, iso
 from tuner.local.template import ACCOUNT_ID, REPO_ROOT, TemplateResolver, synthesize
@@ -94,6 +95,8 @@ class RunResult:
     bedrock_calls: list[tuple[str, str]] = field(default_factory=list)  # (operation, caller) of every request
     judge_calls: list[int] = field(default_factory=list)  # positions in bedrock_calls of the judge's requests
     bedrock_throttled: int = 0  # requests the emulator answered with ThrottlingException
+    # What Lambda sent to an on-failure destination (the trigger's dead-letter queue) after every attempt failed.
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Observer:
@@ -126,12 +129,17 @@ def resolve_settings(model_id: str | None, overrides: Mapping[str, Any]) -> dict
             raise LocalRunError(str(error)) from None
         merged["base_model_id"] = model_id
     try:
-        PipelineSettings.model_validate(merged)
+        settings = PipelineSettings.model_validate(merged)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         message = first["msg"].removeprefix("Value error, ")
         raise LocalRunError(f"invalid settings{f' ({where})' if where else ''}: {message}") from None
+    # What `cdk synth` refuses for the region the rehearsal emulates (the model's first customization region):
+    # a model past its Legacy or end-of-life date, a judge that region cannot invoke.
+    problems = settings.problems_starting(region=settings.model.regions[0])
+    if problems:
+        raise LocalRunError("; ".join(f"{CONTEXT_KEY}.{problem.setting}: {problem.message}" for problem in problems))
     return merged
 
 
@@ -245,6 +253,8 @@ class LocalRun:
         self.region = self.spec.regions[0]
         self.clock = SimulatedClock(request.clock_start)
         self.notes: list[str] = []
+        self._async_configs: dict[str, AsyncInvokeConfig] = {}
+        self._queues: dict[str, str] = {}  # queue ARN -> URL, in moto
 
     # ----------------------------------------------------------------------------------------------------- run
     def run(self) -> RunResult:
@@ -302,6 +312,7 @@ class LocalRun:
             bedrock_calls=list(emulator.calls),
             judge_calls=list(emulator.judge_calls),
             bedrock_throttled=emulator.throttled,
+            dead_letters=outcome.get("dead_letters", []),
         )
 
     def _aws_environment(self) -> dict[str, str | None]:
@@ -370,6 +381,7 @@ class LocalRun:
         sfn = boto3.client("stepfunctions", region_name=self.region)
         bucket = self._create_resources(resolver, s3, sfn)
         rules = events.rules_of(resolver)
+        self._async_configs = async_configs_of(resolver)
 
         for extra_key, path in self.request.bucket_files.items():
             s3.put_object(Bucket=bucket, Key=extra_key, Body=path.read_bytes())
@@ -395,7 +407,7 @@ class LocalRun:
         if start is None:
             reasons = "; ".join(str(result.get("reason")) for result in started) or "no rule matched the upload"
             self.notes.append(f"no run started: {reasons}")
-            return {"run_id": None, "steps": []}
+            return {"run_id": None, "steps": [], "dead_letters": self._dead_letters()}
         run_id, execution_arn = start["run_id"], start["execution_arn"]
         self.observer.message(f"run {run_id} started")
 
@@ -446,6 +458,7 @@ class LocalRun:
             "steps": steps,
             "files": files,
             "report": report,
+            "dead_letters": self._dead_letters(),
         }
 
     def _create_resources(self, resolver: TemplateResolver, s3: Any, sfn: Any) -> str:
@@ -474,6 +487,18 @@ class LocalRun:
                 s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
         for logical_id, _props in resolver.of_type("AWS::SNS::Topic"):
             sns.create_topic(Name=resolver.get_att(logical_id, "TopicName"))
+        sqs = boto3.client("sqs", region_name=self.region)
+        for logical_id, _props in resolver.of_type("AWS::SQS::Queue"):
+            url = sqs.create_queue(QueueName=resolver.resources[logical_id].ref.rsplit("/", 1)[-1])["QueueUrl"]
+            self._queues[resolver.get_att(logical_id, "Arn")] = url
+        ssm = boto3.client("ssm", region_name=self.region)
+        for logical_id, props in resolver.of_type("AWS::SSM::Parameter"):  # the settings the trigger reads
+            ssm.put_parameter(
+                Name=resolver.resources[logical_id].ref,
+                Value=str(resolver.resolve(props["Value"])),
+                Type=props.get("Type", "String"),
+                Tier=props.get("Tier", "Standard"),
+            )
         machines = resolver.of_type("AWS::StepFunctions::StateMachine")
         if len(machines) != 1:
             raise LocalRunError(f"the template has {len(machines)} state machines; the harness expects one")
@@ -504,8 +529,55 @@ class LocalRun:
                     function = lambdas.find(arn)
                 except LookupError:
                     continue
-                results.append(lambdas.call(function, event))
+                results.append(self._invoke_async(lambdas, function, event))
         return results
+
+    def _invoke_async(self, lambdas: LocalLambdas, function: LocalFunction, event: dict[str, Any]) -> Any:
+        """Invoke as Lambda does for EventBridge: retries, then the on-failure destination (``async_invoke``)."""
+        config = self._async_configs.get(function.name, AsyncInvokeConfig())
+        attempts = config.retry_attempts + 1
+        for attempt in range(attempts):
+            try:
+                return lambdas.call(function, event)
+            except LocalFunctionError as error:
+                if attempt + 1 < attempts:
+                    self.clock.advance(RETRY_DELAYS_SECONDS[min(attempt, len(RETRY_DELAYS_SECONDS) - 1)])
+                    continue
+                if config.on_failure is None or config.on_failure not in self._queues:
+                    raise  # Lambda would discard the event: the rehearsal fails loudly instead
+                import boto3
+
+                record = failure_record(
+                    event,
+                    function_arn=function.arn,
+                    attempts=attempts,
+                    error_type=error.error_type,
+                    error_message=error.error_message,
+                    at=self.clock.now(),
+                )
+                sqs = boto3.client("sqs", region_name=self.region)
+                sqs.send_message(QueueUrl=self._queues[config.on_failure], MessageBody=json.dumps(record))
+                self.notes.append(
+                    f"{function.logical_id} failed {attempts} times ({error.error_type}: {error.error_message}); "
+                    f"Lambda sent the event to its on-failure destination {config.on_failure.rsplit(':', 1)[-1]}"
+                )
+        return None
+
+    def _dead_letters(self) -> list[dict[str, Any]]:
+        """Every message in the stack's queues (only the trigger's dead-letter queue exists), read before moto ends."""
+        import boto3
+
+        sqs = boto3.client("sqs", region_name=self.region)
+        letters: list[dict[str, Any]] = []
+        for url in self._queues.values():
+            while True:
+                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+                if not messages:
+                    break
+                letters.extend(json.loads(message["Body"]) for message in messages)
+                for message in messages:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return letters
 
     def _follow(self, sfn: Any, execution_arn: str, compression: Any) -> dict[str, Any]:
         limit = self.request.execution_limit_seconds
@@ -549,8 +621,14 @@ class LocalRun:
                     f"{settings.capacity_max_lifetime_hours:g} h later (simulated): scheduled {function.logical_id}"
                 )
                 result = lambdas.call(function, event)
-                if isinstance(result, dict) and result.get("deleted"):
-                    self.notes.append(f"the sweeper deleted {len(result['deleted'])} expired capacity resource(s)")
+                if isinstance(result, dict):
+                    deleted = len(result.get("deleted") or [])
+                    checked = result.get("checked", "?")
+                    self.observer.message(
+                        f"the sweeper looked at {checked} capacity resource(s) in the account and deleted {deleted}"
+                    )
+                    if deleted:
+                        self.notes.append(f"the sweeper deleted {deleted} expired capacity resource(s)")
 
     # ---------------------------------------------------------------------------------------------- artefacts
     def _write_outputs(self, staging: Path, outcome: dict[str, Any], ledger: Ledger) -> Path:

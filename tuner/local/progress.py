@@ -31,6 +31,8 @@ class ConsoleObserver(Observer):
         self._steps: list[StepView] = []
         self._now: datetime | None = None
         self._messages: list[str] = []
+        self._after: list[str] = []  # what happens once the execution has ended (cleanup, sweeper), in order
+        self._ended = False
         self._live: Live | None = None
 
     def __enter__(self) -> ConsoleObserver:
@@ -47,11 +49,12 @@ class ConsoleObserver(Observer):
             self.console.print()
 
     def message(self, text: str) -> None:
-        self._messages.append(text)
+        (self._after if self._ended else self._messages).append(text)
         self._refresh()
 
     def steps(self, steps: list[StepView], simulated_now: datetime) -> None:
         self._steps, self._now = steps, simulated_now
+        self._ended = self._ended or any(step.kind in ("Succeed", "Fail") for step in steps)
         self._refresh()
 
     def _refresh(self) -> None:
@@ -68,7 +71,10 @@ class ConsoleObserver(Observer):
         collapsed = _collapse_polls(self._steps)
         for index, (step, repeats) in enumerate(collapsed, start=1):
             note = []
-            if repeats > 1:
+            if step.name.endswith("Shard"):
+                done = sum(1 for other in self._steps if other.name == step.name and other.status == "done")
+                note.append(f"{done} of {repeats} shard(s) done")
+            elif repeats > 1:
                 note.append(f"entered {repeats} times")
             if step.attempts > 1:
                 note.append(f"{step.attempts} attempts")
@@ -83,7 +89,8 @@ class ConsoleObserver(Observer):
             )
         clock = Text(f"simulated clock: {iso(self._now)}" if self._now else "simulated clock: -", style="cyan")
         messages = [Text(f"- {message}", style="dim") for message in self._messages[-6:]]
-        return Group(*messages, table, clock)
+        after = [Text(f"- {message}", style="dim") for message in self._after]
+        return Group(*messages, table, clock, *after)
 
 
 def _collapse_polls(steps: list[StepView]) -> list[tuple[StepView, int]]:
@@ -94,6 +101,10 @@ def _collapse_polls(steps: list[StepView]) -> list[tuple[StepView, int]]:
         count = latest[step.name][1] + 1 if step.name in latest else 1
         latest[step.name] = (step, count)
     return list(latest.values())
+
+
+def _when(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _score(value: Any, digits: int) -> str:
@@ -132,12 +143,18 @@ def print_summary(result: RunResult, console: Console) -> None:
         console.print(f"report: {report['headline']}")
     ledger = result.ledger.get("resources", [])
     capacity = [entry for entry in ledger if entry["type"] in ("provisioned-throughput", "custom-model-deployment")]
+    cost = (report.get("capacity") or {}).get("estimated_cost_usd")
     for entry in capacity:
-        state = f"deleted {entry['deleted_at']} by {entry['deleted_by']}" if entry["deleted_at"] else "STILL EXISTS"
-        console.print(f"capacity {entry['arn']}: created {entry['created_at']}, {state}")
+        if entry["deleted_at"]:
+            lived = (_when(entry["deleted_at"]) - _when(entry["created_at"])).total_seconds()
+            state = f"deleted {entry['deleted_at']} by {entry['deleted_by']}, lived {lived / 60:.0f} min (simulated)"
+        else:
+            state = "STILL EXISTS"
+        priced = f"; estimated cost ${cost:,.2f} (EMULATED)" if cost is not None else ""
+        console.print(f"capacity {entry['arn']}: created {entry['created_at']}, {state}{priced}")
     written = ", ".join(
         name
-        for name in ("report.json", "report.md", "report.html", "execution.json", "ledger.json")
+        for name in ("report.json", "report.md", "report.html", "execution.json", "ledger.json", "lambda-logs.jsonl")
         if (result.out_dir / name).is_file()
     )
     console.print(f"artefacts in {result.out_dir}/: {written}")

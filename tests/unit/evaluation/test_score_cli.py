@@ -224,3 +224,28 @@ def test_reference_study_quality_bar_in_a_fresh_process(reference_run, tmp_path)
     (bert,) = verdict["metrics"]
     assert (bert["name"], bert["n"], bert["wins"] + bert["ties"] + bert["losses"]) == ("bertscore_f1", 4, 4)
     assert bert["ci_low"] <= bert["mean_delta"] <= bert["ci_high"]
+
+
+@pytest.mark.parametrize(
+    ("unset", "message"),
+    [
+        (("AWS_DEFAULT_REGION", "AWS_REGION"), "needs a region: set AWS_DEFAULT_REGION"),
+        (("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"), "needs AWS credentials"),
+    ],
+    ids=["no-region", "no-credentials"],
+)
+def test_judge_without_region_or_credentials_is_one_line_exit_2(capsys, monkeypatch, tmp_path, unset, message):
+    # Given no region, or no credentials anywhere boto3 looks
+    for name in unset:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # When the judge is asked for
+    code = main(score_args("--judge", "--json"))
+    # Then one line says what is missing, before anything is scored
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""
+    assert message in captured.err
+    assert captured.err.count("\n") == 1

@@ -9,10 +9,11 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from lambdas.contracts import RunState
-from lambdas.lifecycle.metrics import EpochLoss, TrainingMetrics, parse_loss_csv
+from lambdas.lifecycle.metrics import EpochLoss, LossPoint, TrainingMetrics, parse_loss_csv
 from lambdas.reporting.build import build_report
+from lambdas.reporting.loss import diagnose
 from lambdas.reporting.render import render_html, render_markdown
-from lambdas.reporting.svg import loss_curve_svg, nice_step
+from lambdas.reporting.svg import loss_curve_svg, nice_step, step_loss_svg
 from tests.unit.reporting.reporting_states import T0, evaluation_result, run_config, succeeded_state, validated
 
 
@@ -38,8 +39,10 @@ def test_html_escapes_every_user_and_model_text(report):
 
 def test_html_is_self_contained_with_the_study_style_table(report):
     page = render_html(report)
-    for external in ("<link", "<script", "src="):
+    for external in ("<link", "src=", "http://", "https://"):
         assert external not in page
+    # the one script is inline (sorting and filtering the question table); the page reads fine without it
+    assert re.findall(r"<script[^>]*>", page) == ["<script>"]
     assert "<style>" in page
     # aggregate table: judge mean and BERTScore P/R/F1, fine-tuned and base side by side
     assert re.search(
@@ -74,7 +77,8 @@ def test_emulated_runs_carry_a_banner_and_every_figure_is_labelled(reference_run
     )
     page = render_html(report)
     assert 'class="emulated"' in page
-    assert '<h2>Loss per epoch <span class="label-emulated">(EMULATED)</span></h2>' in page
+    assert '<h2>Loss <span class="label-emulated">(EMULATED)</span></h2>' in page
+    assert "(validation) - EMULATED" in page  # the step-level chart's title
     assert 'Evaluation: base vs fine-tuned <span class="label-emulated">(EMULATED)</span>' in page
     assert "Loss per epoch (mean of each epoch&#x27;s steps) - EMULATED" in page or "steps) - EMULATED" in page
     markdown = render_markdown(report)
@@ -139,3 +143,43 @@ def _took_too_long(signum: int, frame: object) -> None:
 @pytest.mark.parametrize(("span", "step"), [(3.0, 0.5), (0.3, 0.05), (12, 2), (0, 1.0)])
 def test_nice_steps(span, step):
     assert nice_step(span) == pytest.approx(step)
+
+
+def _points(losses: list[float], *, per_epoch: int = 1) -> list[LossPoint]:
+    return [LossPoint(step=(i + 1) * 10, epoch=i // per_epoch + 1, loss=loss) for i, loss in enumerate(losses)]
+
+
+def test_validation_loss_rising_twice_while_training_falls_is_flagged_as_overfitting():
+    # Given validation losses that bottom out at epoch 2 and then rise twice, while training keeps falling
+    training = _points([2.0, 1.5, 1.0, 0.6, 0.3])
+    validation = _points([1.2, 0.9, 1.0, 1.1, 1.3])
+    diagnosis = diagnose(training, validation)
+    # Then the best epoch is 2, and the overfitting sentence says where and why
+    assert (diagnosis.best_validation_epoch, diagnosis.best_validation_step) == (2, 20)
+    assert diagnosis.overfitting is not None
+    assert "began to overfit" in diagnosis.overfitting
+    assert "epoch 2" in diagnosis.overfitting
+
+
+@pytest.mark.parametrize(
+    ("training", "validation"),
+    [
+        ([2.0, 1.5, 1.0, 0.6], [1.2, 0.9, 1.0, 0.95]),  # one rise is noise, not a trend
+        ([2.0, 1.5, 1.6, 1.7], [1.2, 0.9, 1.0, 1.1]),  # both rising: not overfitting (training diverges too)
+    ],
+    ids=["one-rise", "training-rises-too"],
+)
+def test_no_overfitting_flag_without_the_pattern(training, validation):
+    assert diagnose(_points(training), _points(validation)).overfitting is None
+
+
+def test_step_chart_marks_each_epoch_boundary_and_the_best_validation_point():
+    training = _points([2.0, 1.8, 1.5, 1.2, 1.0, 0.9], per_epoch=2)  # 3 epochs of 2 steps
+    svg = step_loss_svg(training, _points([1.1, 1.0, 1.05], per_epoch=1), best_step=20)
+    root = ET.fromstring(svg)
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    labels = [t.text for t in root.findall("s:text", ns)]
+    assert "epoch 2" in labels
+    assert "epoch 3" in labels
+    assert "epoch 1" not in labels  # the first epoch starts at the axis
+    assert "best validation" in labels
