@@ -90,7 +90,7 @@ class SweepIncompleteError(PipelineError):
     """At least one expired capacity could not be deleted, or one kind or resource could not be checked."""
 
 
-def _tags(bedrock: BedrockClient, arn: str) -> dict[str, str] | None:
+def read_tags(bedrock: BedrockClient, arn: str) -> dict[str, str] | None:
     try:
         with service_call(f"reading tags of {arn}"):
             response = bedrock.list_tags_for_resource(resourceARN=arn)
@@ -145,7 +145,7 @@ def find_expired_capacity(bedrock: BedrockClient, stack_name: str, max_age_hours
             if record.created_at is None or (now - record.created_at).total_seconds() <= max_age_hours * 3600:
                 continue  # young (or of unknown age): a run may still be using it
             try:
-                tags = _tags(bedrock, record.arn)
+                tags = read_tags(bedrock, record.arn)
             except Exception as error:  # this one may be ours and billing: reported; the others are still checked
                 found.failures.append(SweepLookupFailure(kind=kind, arn=record.arn, error=_failure_text(error)))
                 found.errors.append(error)
@@ -156,7 +156,7 @@ def find_expired_capacity(bedrock: BedrockClient, stack_name: str, max_age_hours
     return found._replace(checked=checked)
 
 
-def _message(result: SweepResult) -> str:
+def _message(result: SweepResult, still_alive: list[str]) -> str:
     lines = [result.summary(), ""]
     for item in result.deleted:
         lines.append(f"deleted {item.kind.value} {item.name} (run {item.run_id}, age {item.age_hours:g} h) {item.arn}")
@@ -166,7 +166,29 @@ def _message(result: SweepResult) -> str:
         lines.append(f"kept committed throughput {item.name} {item.arn}: it cannot be deleted before its term")
     for failure in result.lookup_failures:
         lines.append(f"FAILED to check: {failure.describe()} - anything it hides may still be billing")
+    lines += [
+        "",
+        "Still alive after this sweep:" if still_alive else "Nothing of this stack is alive after this sweep.",
+    ]
+    lines += [f"  {line}" for line in still_alive]
     return "\n".join(lines)
+
+
+def _still_alive(bedrock: BedrockClient, stack_name: str, max_age_hours: float) -> list[str]:
+    """This stack's capacity that exists after the sweep, in words (young ones a run is using, committed ones...)."""
+    from lambdas.lifecycle.inventory import capacity_inventory  # it builds on this module
+
+    try:
+        inventory = capacity_inventory(bedrock, stack_name=stack_name, max_age_hours=max_age_hours)
+    except Exception as error:  # the sweep's own result still goes out
+        return [f"(could not list what is alive: {type(error).__name__}: {error})"]
+    lines = [
+        f"{item.kind.value} {item.name} (run {item.run_id}, {item.status}, age {item.age_hours} h): "
+        f"{item.why} {item.arn}"
+        for item in inventory.alive
+    ]
+    lines += [f"could not check: {failure.describe()}" for failure in inventory.lookup_failures]
+    return lines
 
 
 def sweep_expired_capacity(
@@ -222,7 +244,7 @@ def sweep_expired_capacity(
                     f"Fine-tuning sweeper ({stack_name}): deleted {len(deleted)}, "
                     f"failed {len(failed) + len(lookup_failures)}"
                 )[:100],
-                Message=_message(result),
+                Message=_message(result, _still_alive(bedrock, stack_name, max_age_hours)),
                 MessageAttributes={
                     "event": {"DataType": "String", "StringValue": "capacity-swept"},
                     "deleted": {"DataType": "Number", "StringValue": str(len(deleted))},

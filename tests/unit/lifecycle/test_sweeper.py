@@ -74,13 +74,28 @@ def test_deletes_only_this_stacks_expired_capacity_and_notifies_once(
     queue_account(stubber)
     stubber.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": OURS_OLD})
     stubber.add_response("delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": OURS_DEPLOYMENT})
+    # after the deletes, what is alive: this stack's young throughput
+    stubber.add_response(
+        "list_provisioned_model_throughputs",
+        {"provisionedModelSummaries": [pt_summary("ft-serve-young", arn=OURS_YOUNG, created=T0 + timedelta(hours=4))]},
+        {},
+    )
+    stubber.add_response("list_tags_for_resource", tags(STACK, "run-young"), {"resourceARN": OURS_YOUNG})
+    stubber.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []}, {})
+    sent: dict[str, Any] = {}
     sns_stubber.add_response(
         "publish",
         {"MessageId": "m-1"},
         {"TopicArn": TOPIC, "Subject": ANY, "Message": ANY, "MessageAttributes": ANY},
     )
+    sns.meta.events.register("provide-client-params.sns.Publish", lambda params, **_: sent.update(params))
     # When the sweeper runs (no other delete is queued: deleting anything else would fail the test)
     result = sweep_expired_capacity(bedrock, stack_name=STACK, max_age_hours=4, sns=sns, topic_arn=TOPIC)
+    # Then the message also says what is still alive, and why the sweeper kept it
+    assert "Still alive after this sweep:" in sent["Message"]
+    assert (
+        "provisioned-throughput ft-serve-young (run run-young, InService, age 1.0 h): younger than" in sent["Message"]
+    )
     # Then exactly this stack's expired throughput and deployment are deleted and reported in one message
     assert [item.arn for item in result.deleted] == [OURS_OLD, OURS_DEPLOYMENT]
     assert [item.run_id for item in result.deleted] == ["run-old", "run-dep"]
