@@ -146,6 +146,7 @@ class ValidateDatasetOutput(_Model):
     validation_records: int = 0
     test_records: int = 0
     estimated_training_tokens: int | None = None
+    validation_dropped: str | None = None  # why the settings' validation split is not there (too few records)
 
 
 class StartCustomizationJobOutput(_Model):

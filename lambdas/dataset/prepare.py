@@ -35,7 +35,7 @@ from typing import Any, Literal, NamedTuple, TypeVar
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from lambdas.dataset.formats import Turn, format_record, json_type, lone_surrogate_in, parse_json, shown_keys
-from lambdas.dataset.report import ErrorCode, SplitCounts, ValidationReport
+from lambdas.dataset.report import ErrorCode, SplitCounts, ValidationReport, WarningCode
 from lambdas.dataset.validator import (
     DEFAULT_MAX_LINE_BYTES,
     DUPLICATE_TRACKING_LIMIT,
@@ -144,6 +144,24 @@ def plan_split(records: int, spec: ModelSpec, split: SplitSettings) -> tuple[Spl
         test = max(0, records - train_min)
     counts = SplitCounts(train=records - validation - test, validation=validation, test=test)
     return counts, split_problems(counts, spec)
+
+
+def validation_dropped(records: int, counts: SplitCounts, spec: ModelSpec, split: SplitSettings) -> str | None:
+    """Why the validation split the settings asked for is not there, in words; None when nothing was dropped."""
+    asked = round(records * split.validation_fraction)
+    if asked == 0 or counts.validation > 0:
+        return None
+    minimum = spec.limits.validation_min_records
+    if minimum is not None and asked < minimum:
+        reason = (
+            f"{asked:,} records ({split.validation_fraction:.0%}) is below {spec.display_name}'s minimum of {minimum:,}"
+        )
+    else:
+        reason = f"training needs every record left after the test split ({spec.display_name}'s training minimum)"
+    return (
+        f"no validation split: {reason}; those records train instead, so the job reports no validation loss "
+        "(add records, or raise split.validation_fraction)"
+    )
 
 
 def split_problems(counts: SplitCounts, spec: ModelSpec) -> list[tuple[str, str]]:
@@ -390,6 +408,9 @@ def prepare_dataset(
     if report.records and not validator.stopped:
         for code, message in plan_problems:
             validator.errors.add(None, code, message)
+        dropped = validation_dropped(report.records, counts, spec, options.split)
+        if dropped is not None:
+            validator.warnings.add(None, WarningCode.VALIDATION_SPLIT_DROPPED, dropped)
     if validator.errors:
         return PreparedDataset(report=_final_report(validator, raw_qa, None, None), kind=kind, files={})
 

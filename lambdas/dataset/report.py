@@ -74,6 +74,7 @@ class WarningCode(StrEnum):
     UNBALANCED_LENGTHS = "unbalanced_lengths"
     MISSING_SYSTEM_PROMPT = "missing_system_prompt"
     TRAILING_BLANK_LINES = "trailing_blank_lines"  # blank lines after the last record, where the format tolerates it
+    VALIDATION_SPLIT_DROPPED = "validation_split_dropped"  # too few records for the model's validation minimum
 
 
 class TokenStats(BaseModel):

@@ -14,13 +14,19 @@ from typing import Any
 
 from lambdas.contracts import RunConfig, ValidateDatasetOutput
 from lambdas.dataset.prepare import PreparationOptions, PreparedDataset, prepare_dataset
+from lambdas.dataset.report import WarningCode
+from lambdas.settings import PipelineSettings
 from lambdas.dataset.validator import epochs_for, s3_chunks
 
 FIRST_ERRORS = 10
 
 
 def preparation_options(run: RunConfig) -> PreparationOptions:
-    settings = run.settings
+    return options_for(run.settings)
+
+
+def options_for(settings: PipelineSettings) -> PreparationOptions:
+    """How a drop is prepared under these settings: the one code path ``tuner validate`` shares with the step."""
     return PreparationOptions(
         qa_keys=settings.qa_keys,
         system_prompt=settings.system_prompt,
@@ -86,4 +92,7 @@ def _output(prepared: PreparedDataset, run: RunConfig) -> ValidateDatasetOutput:
         validation_records=split.validation if split and report.valid else 0,
         test_records=split.test if split and report.valid else 0,
         estimated_training_tokens=report.stats.estimated_billed_tokens if report.valid else None,
+        validation_dropped=next(
+            (w.message for w in report.warnings if w.code == WarningCode.VALIDATION_SPLIT_DROPPED), None
+        ),
     )

@@ -153,6 +153,7 @@ def _dataset(state: RunState) -> DatasetSection | None:
         validation_records=result.validation_records,
         test_records=result.test_records,
         estimated_training_tokens=result.estimated_training_tokens,
+        validation_dropped=result.validation_dropped,
     )
 
 

@@ -52,6 +52,7 @@ class DatasetSection(_Model):
     validation_records: int = 0
     test_records: int = 0
     estimated_training_tokens: int | None = None
+    validation_dropped: str | None = None
 
 
 class JobSection(_Model):

@@ -150,6 +150,8 @@ def render_markdown(report: Report) -> str:
                 f"- line {p.line if p.line is not None else '-'}: `{_md(p.code)}` {_md(p.message, None)}"
                 for p in data.first_errors
             ]
+        if data.validation_dropped:
+            out += ["", f"> {_md(data.validation_dropped, None)}"]
         out += ["", f"Full validation report: `{_md(_s3_uri(run.source, data.validation_report_key))}`", ""]
 
     if report.job is not None:
@@ -483,6 +485,8 @@ def render_html(report: Report) -> str:
             parts.append(
                 f"<h3>First problems</h3><table><tr><th>line</th><th>code</th><th>problem</th></tr>{rows}</table>"
             )
+        if data.validation_dropped:
+            parts.append(f'<p class="warning">{_e(data.validation_dropped)}</p>')
         parts.append(f"<p>Full validation report: {_s3_link(run.source, data.validation_report_key)}</p>")
 
     if report.job is not None:

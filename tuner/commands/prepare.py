@@ -1,4 +1,4 @@
-"""``python -m tuner prepare RAW --model MODEL_ID --out DIR``: raw question/answer pairs -> validated splits.
+"""``python -m tuner prepare RAW [--model MODEL_ID] --out DIR``: raw question/answer pairs -> validated splits.
 
 Writes ``train.jsonl``, ``validation.jsonl`` (when the model's minimum allows one) and ``test.jsonl`` in the model's
 format, validates what it wrote and prints the counts. Exit 0 when valid, 1 when not, 2 for usage errors.
@@ -15,7 +15,7 @@ from lambdas.dataset.prepare import SPLIT_FILE_NAMES, PreparationOptions, prepar
 from lambdas.dataset.validator import file_chunks
 from lambdas.settings import QaKeys, SplitSettings
 from tuner.cli import EXIT_BAD_INPUT, EXIT_OK, UsageError
-from tuner.commands.validate import default_epochs, existing_file, model_from, price, summary
+from tuner.commands.validate import default_epochs, drop_settings, existing_file, model_from, price, summary
 
 _DEFAULT_SPLIT = SplitSettings()
 _DEFAULT_KEYS = QaKeys()
@@ -28,7 +28,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "raw", type=Path, help="raw Q/A as a JSON array or JSONL (or JSONL already in the model's format)"
     )
-    parser.add_argument("--model", required=True, help="base model id whose format and limits apply")
+    parser.add_argument(
+        "--model", default=None, help="base model id whose format and limits apply (default: as validate's)"
+    )
     parser.add_argument("--out", required=True, type=Path, help="directory for train/validation/test.jsonl")
     parser.add_argument("--system-prompt", help="system prompt added to every record")
     parser.add_argument("--seed", type=int, default=_DEFAULT_SPLIT.seed, help="split seed (default %(default)s)")
@@ -44,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    spec = model_from(args.model)
+    spec = model_from(args.model) if args.model else drop_settings(None).model
     raw = existing_file(args.raw)
     if args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out {args.out}: exists and is not a directory")

@@ -1,6 +1,10 @@
-"""``python -m tuner validate FILE``: check a JSONL training or validation file before anything is billed.
+"""``python -m tuner validate FILE``: what the pipeline will decide for FILE dropped as is, before anything is billed.
 
-Exit 0 when valid, 1 when not, 2 for usage errors. ``--json`` prints exactly one JSON object (the report).
+By default the file goes through the very code the ValidateDataset step runs, with the stack's settings (cdk.json's
+``fine_tuning``, ``--model`` overriding the base model): raw question/answer data is converted, the split is planned
+and the model's minimums are checked after the split; the two can never disagree. ``--role training|validation``
+checks one file as Bedrock would read it (a prepared split). Exit 0 when valid (the drop would be accepted), 1 when
+not, 2 for usage errors. ``--json`` prints exactly one JSON object (the report).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from lambdas.clock import utc_now
 from lambdas.dataset.report import ErrorCode, ValidationReport, WarningCode
 from lambdas.dataset.validator import validate_file
 from lambdas.registry import DEFAULT_BASE_MODEL_ID, ModelSpec, UnknownModelError, get_model
+from lambdas.settings import PipelineSettings
 from tuner.cli import EXIT_BAD_INPUT, EXIT_OK, UsageError
 
 LINES_SHOWN = 5
@@ -31,10 +36,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("file", type=Path, help="the JSONL file")
     parser.add_argument(
-        "--model", default=DEFAULT_BASE_MODEL_ID, help=f"base model id (default {DEFAULT_BASE_MODEL_ID})"
+        "--model",
+        default=None,
+        help="base model id (default: cdk.json's base_model_id, else " + DEFAULT_BASE_MODEL_ID + ")",
     )
     parser.add_argument(
-        "--role", choices=("training", "validation"), default="training", help="which limits apply (default training)"
+        "--role",
+        choices=("training", "validation"),
+        default=None,
+        help="check FILE as one prepared split file (default: as dropped into the bucket, split included)",
     )
     parser.add_argument("--epochs", type=int, help="epochs for the billed-token estimate (default: the model's)")
     parser.add_argument("--price-per-1k-tokens", type=price, help="training price in USD per 1,000 tokens")
@@ -84,28 +94,86 @@ def default_epochs(spec: ModelSpec, epochs: int | None) -> int:
     return int(spec.hyperparameter("epochCount").default)
 
 
-def run(args: argparse.Namespace) -> int:
-    spec = model_from(args.model)
-    path = existing_file(args.file)
-    epochs = default_epochs(spec, args.epochs)
+def drop_settings(model_id: str | None) -> PipelineSettings:
+    """The stack's settings as synthesis reads them (cdk.json's fine_tuning), with ``model_id`` as the base model."""
+    import json
+
+    from infra.config import SettingsError, settings_from_context
+
+    cdk_json = Path(__file__).resolve().parents[2] / "cdk.json"
+    context = json.loads(cdk_json.read_text()).get("context", {}) if cdk_json.is_file() else {}
+    fine_tuning = dict(context.get("fine_tuning", {}))
+    if model_id is not None:
+        model_from(model_id)  # an unknown id is a usage error naming the supported models
+        fine_tuning["base_model_id"] = model_id
     try:
-        report = validate_file(path, spec, role=args.role, epochs=epochs, price_per_1k_tokens=args.price_per_1k_tokens)
+        return settings_from_context({"fine_tuning": fine_tuning})
+    except SettingsError as error:
+        raise UsageError(str(error).replace("\n", " ")) from None
+
+
+def as_dropped(path: Path, settings: PipelineSettings, epochs: int | None, price: float | None) -> ValidationReport:
+    """The ValidateDataset step's own preparation of ``path``, in a scratch folder that is thrown away."""
+    import tempfile
+
+    from lambdas.dataset.prepare import prepare_dataset
+    from lambdas.dataset.run_dataset import options_for
+    from lambdas.dataset.validator import file_chunks
+
+    options = options_for(settings)
+    if epochs is not None or price is not None:
+        options = options.model_copy(
+            update={
+                "epochs": epochs if epochs is not None else options.epochs,
+                "price_per_1k_tokens": price if price is not None else options.price_per_1k_tokens,
+            }
+        )
+    with tempfile.TemporaryDirectory(prefix="tuner-validate-") as scratch:
+        prepared = prepare_dataset(
+            lambda: file_chunks(path), settings.model, Path(scratch), options, size_bytes=path.stat().st_size
+        )
+    return prepared.report
+
+
+def run(args: argparse.Namespace) -> int:
+    path = existing_file(args.file)
+    try:
+        if args.role is None:
+            settings = drop_settings(args.model)
+            spec = settings.model
+            epochs = default_epochs(spec, args.epochs) if args.epochs is not None else None
+            report = as_dropped(path, settings, epochs, args.price_per_1k_tokens)
+        else:
+            spec = model_from(args.model or DEFAULT_BASE_MODEL_ID)
+            epochs = default_epochs(spec, args.epochs)
+            report = validate_file(
+                path, spec, role=args.role, epochs=epochs, price_per_1k_tokens=args.price_per_1k_tokens
+            )
     except OSError as error:
         raise UsageError(f"{path}: {error.strerror or error}") from None
     if args.json:
         print(report.model_dump_json())
     else:
-        print(summary(report, spec, str(path)))
+        print(summary(report, spec, str(path), dropped=args.role is None))
     return EXIT_OK if report.valid else EXIT_BAD_INPUT
 
 
-def summary(report: ValidationReport, spec: ModelSpec, name: str) -> str:
+def summary(report: ValidationReport, spec: ModelSpec, name: str, *, dropped: bool = False) -> str:
     """A person's view: verdict, problems grouped by code with counts and first lines, then the figures."""
     stats = report.stats
-    verdict = "VALID" if report.valid else "INVALID"
-    lines = [
-        f"{name}: {verdict} for {spec.display_name} ({spec.model_id}) as {stats.role} data, {report.records:,} records"
-    ]
+    if dropped:
+        verdict = "ACCEPTED" if report.valid else "REJECTED"
+        lines = [
+            f"{name}: dropped into the bucket as is, the run would be {verdict} for {spec.display_name} "
+            f"({spec.model_id}), {report.records:,} records"
+            + (" (raw question/answer pairs, converted)" if stats.prepared_from_raw_qa else "")
+        ]
+    else:
+        verdict = "VALID" if report.valid else "INVALID"
+        lines = [
+            f"{name}: {verdict} for {spec.display_name} ({spec.model_id}) as {stats.role} data, "
+            f"{report.records:,} records"
+        ]
     refusal = spec.why_no_new_job(utc_now().date())
     if refusal is not None:  # the file can still be checked (the reference study's data), but no job would start
         lines.append(f"  note: {refusal}")

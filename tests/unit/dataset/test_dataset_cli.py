@@ -40,7 +40,9 @@ def test_validate_json_is_one_object_of_the_documented_shape(tmp_path, capsys):
 
 def test_validate_valid_file_exits_0_with_a_summary(tmp_path, capsys):
     path = write_claude(tmp_path / "train.jsonl", 40)
-    assert main(["validate", str(path), "--model", CLAUDE_ID, "--price-per-1k-tokens", "0.008"]) == 0
+    assert (
+        main(["validate", str(path), "--model", CLAUDE_ID, "--role", "training", "--price-per-1k-tokens", "0.008"]) == 0
+    )
     out = capsys.readouterr().out
     assert "VALID for Anthropic Claude 3 Haiku" in out
     assert "median" in out
@@ -178,3 +180,13 @@ def test_validate_help_lists_every_error_and_warning_code(capsys):
     assert exit_info.value.code == 0
     words = {word.rstrip(",") for word in capsys.readouterr().out.split()}
     assert {code.value for code in [*ErrorCode, *WarningCode]} <= words
+
+
+def test_validate_by_default_answers_for_the_drop_with_its_split(tmp_path, capsys):
+    path = write_claude(tmp_path / "train.jsonl", 40)
+    assert main(["validate", str(path), "--model", CLAUDE_ID]) == 0
+    out = capsys.readouterr().out
+    assert "dropped into the bucket as is, the run would be ACCEPTED for Anthropic Claude 3 Haiku" in out
+    assert "split: train 36, validation 0, test 4" in out
+    # 10% of 40 is below the model's validation minimum of 32: said, not silently dropped
+    assert "validation_split_dropped" in out

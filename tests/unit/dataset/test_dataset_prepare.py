@@ -381,3 +381,14 @@ def test_questions_that_change_between_reads_are_an_error(tmp_path):
     # Then preparation stops rather than write a split it did not plan
     with pytest.raises(ValueError, match="the source changed between reads"):
         prepare_dataset(lambda: next(reads), CLAUDE, tmp_path / "out", PreparationOptions())
+
+
+def test_a_dropped_validation_split_is_a_warning_that_says_why(tmp_path):
+    # Given 100 raw pairs for Claude 3 Haiku (validation minimum 32): 10% is 10 validation records
+    prepared = prepare(qa_lines(100), get_model("anthropic.claude-3-haiku-20240307-v1:0:200k"), tmp_path)
+    # Then the file is accepted, without a validation split, and the report says why
+    assert prepared.report.valid
+    assert prepared.report.stats.split.validation == 0
+    (warning,) = [w for w in prepared.report.warnings if w.code == "validation_split_dropped"]
+    assert "10 records (10%) is below Anthropic Claude 3 Haiku's minimum of 32" in warning.message
+    assert "no validation loss" in warning.message
