@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,8 @@ class BedrockBehaviour:
     # (operation, n): the first n requests of the operation are throttled, more than one Lambda attempt's client
     # retries can absorb, so the state machine's own Retry has to carry the step
     throttle_bursts: tuple[tuple[str, int], ...] = ()
+    no_model_access: bool = False  # model access to the base models was never granted (the judges have it)
+    no_capacity_quota: bool = False  # the account's capacity quotas (throughput model units, deployments) are 0
 
 
 class Scenario(StrEnum):
@@ -27,6 +30,9 @@ class Scenario(StrEnum):
     THROTTLING = "throttling"
     STOP = "stop"
     STOP_EVENT_LOST = "stop-event-lost"
+    NO_MODEL_ACCESS = "no-model-access"
+    NO_CAPACITY_QUOTA = "no-capacity-quota"
+    OVER_BUDGET = "over-budget"
 
     @property
     def description(self) -> str:
@@ -42,6 +48,13 @@ class Scenario(StrEnum):
         return self is not Scenario.STOP_EVENT_LOST
 
     @property
+    def settings_overrides(self) -> dict[str, Any]:
+        """Settings the scenario imposes on top of the run's own (deep-merged last)."""
+        if self is Scenario.OVER_BUDGET:
+            return dict(OVER_BUDGET_SETTINGS)
+        return {}
+
+    @property
     def bedrock(self) -> BedrockBehaviour:
         if self is Scenario.JOB_FAILURE:
             return BedrockBehaviour(job_fails=True)
@@ -51,6 +64,10 @@ class Scenario(StrEnum):
             return BedrockBehaviour(fine_tuned_converse_fails=True)
         if self is Scenario.JUDGE_OUTAGE:
             return BedrockBehaviour(judge_denied=True)
+        if self is Scenario.NO_MODEL_ACCESS:
+            return BedrockBehaviour(no_model_access=True)
+        if self is Scenario.NO_CAPACITY_QUOTA:
+            return BedrockBehaviour(no_capacity_quota=True)
         if self is Scenario.THROTTLING:
             return BedrockBehaviour(
                 throttle_one_in=3,
@@ -58,6 +75,10 @@ class Scenario(StrEnum):
             )
         return BedrockBehaviour()
 
+
+# A budget below what any run costs: the evaluation's answers alone, priced from the registry, cost more than this
+# hundredth of a cent (the gate: lambdas/preflight/budget.py).
+OVER_BUDGET_SETTINGS: dict[str, Any] = {"max_run_cost_usd": 0.0001}
 
 _DESCRIPTIONS = {
     Scenario.NONE: "everything works",
@@ -75,5 +96,16 @@ _DESCRIPTIONS = {
     Scenario.STOP: "the execution is stopped while capacity exists; the execution-cleanup function deletes it",
     Scenario.STOP_EVENT_LOST: (
         "the execution is stopped while capacity exists and the cleanup event is lost; the sweeper must delete it"
+    ),
+    Scenario.NO_MODEL_ACCESS: (
+        "model access to the base model was never granted: Preflight rejects the run before any Bedrock create call"
+    ),
+    Scenario.NO_CAPACITY_QUOTA: (
+        "the account's Provisioned Throughput model units and custom model deployments quotas are 0: Preflight "
+        "rejects the run before the job is paid for"
+    ),
+    Scenario.OVER_BUDGET: (
+        "max_run_cost_usd is far below the run's estimated cost: Preflight rejects the run before any Bedrock create "
+        "call"
     ),
 }

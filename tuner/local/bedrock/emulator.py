@@ -9,6 +9,9 @@ lifecycles as the simulated clock advances; statuses are computed when read:
   job's output prefix in Bedrock's format, and a custom model; or Failed (``job-failure``); Stopping -> Stopped.
 * provisioned throughput: Creating for 20 minutes, then InService (or Failed); at most 2 no-commitment throughputs.
 * custom model deployment: Creating for 10 minutes, then Active (or Failed).
+* what Preflight reads: ``GetFoundationModelAvailability`` (the registry's models and judges; no access to the base
+  models in ``no-model-access``) and the Amazon Bedrock quotas of ``service-quotas`` ``ListServiceQuotas``, which the
+  create calls also enforce (capacity quotas 0 in ``no-capacity-quota``).
 
 Every resource created and deleted is written to the ledger with simulated timestamps and who deleted it.
 """
@@ -44,7 +47,14 @@ JOB_STOPPING = timedelta(minutes=2)
 THROUGHPUT_CREATING = timedelta(minutes=20)
 DEPLOYMENT_CREATING = timedelta(minutes=10)
 CAPACITY_FAILS_AFTER = timedelta(minutes=12)
-NO_COMMITMENT_THROUGHPUT_QUOTA = 2
+NO_COMMITMENT_THROUGHPUT_QUOTA = 2  # model units (1 per no-commitment throughput)
+CUSTOM_MODEL_DEPLOYMENT_QUOTA = 2
+CUSTOMIZATION_JOB_QUOTA = 2
+# The account's applied Amazon Bedrock quotas, as ListServiceQuotas names them. The throughput quotas' names (and
+# L-BE77399C) are the documented ones; the jobs' and deployments' names are assumptions, as in lambdas/preflight/quotas.
+PT_UNITS_QUOTA = ("L-BE77399C", "Model units no-commitment Provisioned Throughputs across custom models")
+JOBS_QUOTA = ("L-EMU0JOBS", "Concurrent model customization jobs")
+DEPLOYMENTS_QUOTA = ("L-EMU0DEPL", "Custom model deployments")
 DEFAULT_BATCH_SIZE = 8
 
 ResourceType = Literal["customization-job", "custom-model", "provisioned-throughput", "custom-model-deployment"]
@@ -347,6 +357,12 @@ class EmulatedBedrock:
             raise ServiceError("ValidationException", f"The provided model identifier {baseModelIdentifier} is invalid")
         if self.region not in spec.regions:
             raise ServiceError("ValidationException", f"{base_model_id} cannot be customized in {self.region}")
+        if self._access_denied(spec.foundation_model_id):
+            raise ServiceError(
+                "AccessDeniedException",
+                f"Emulated failure (--simulate no-model-access): You don't have access to the model with the "
+                f"specified model ID {base_model_id}.",
+            )
         refusal = spec.why_no_new_job(self.clock.now().date())  # Legacy or past end of life on the simulated day
         if refusal is not None:
             raise ServiceError("ValidationException", refusal)
@@ -578,12 +594,22 @@ class EmulatedBedrock:
                 for capacity in self._capacity.values()
                 if capacity.kind == "provisioned-throughput" and capacity.commitment is None
             ]
-            if len(no_commitment) >= NO_COMMITMENT_THROUGHPUT_QUOTA and not any(
+            retried = any(
                 capacity.client_token == clientRequestToken for capacity in no_commitment if clientRequestToken
-            ):
+            )
+            used = sum(capacity.model_units for capacity in no_commitment)
+            quota = self._quota_value(PT_UNITS_QUOTA[1])
+            if used + modelUnits > quota and not retried:
                 raise ServiceError(
                     "ServiceQuotaExceededException",
-                    f"The account already has {len(no_commitment)} no-commitment provisioned throughputs",
+                    f"The account already uses {used} of its {quota:g} no-commitment model units for custom models",
+                )
+            model = self._models.get(modelId) or next((m for m in self._models.values() if m.name == modelId), None)
+            spec = MODELS.get(model.job.base_model_id) if model else None
+            if spec is not None and modelUnits > self._quota_value(_units_per_model_quota(spec)[1]) and not retried:
+                raise ServiceError(
+                    "ServiceQuotaExceededException",
+                    f"Your account does not currently have any no commitment model units reserved for {spec.model_id}.",
                 )
             if modelUnits != 1:
                 raise ServiceError("ValidationException", "No-commitment provisioned throughput takes 1 model unit")
@@ -648,6 +674,13 @@ class EmulatedBedrock:
         spec = MODELS.get(model.job.base_model_id)
         if spec is None or not spec.supports_on_demand:
             raise ServiceError("ValidationException", f"{model.job.base_model_id} models cannot be deployed on demand")
+        deployments = [c for c in self._capacity.values() if c.kind == "custom-model-deployment"]
+        retried = any(c.client_token == clientRequestToken for c in deployments if clientRequestToken)
+        if len(deployments) >= self._quota_value(DEPLOYMENTS_QUOTA[1]) and not retried:
+            raise ServiceError(
+                "ServiceQuotaExceededException",
+                f"The account already has {len(deployments)} custom model deployments, its quota",
+            )
         capacity = self._create_capacity("custom-model-deployment", modelDeploymentName, modelArn, clientRequestToken)
         capacity.description = description
         self._tags.setdefault(capacity.arn, list(tags or []))
@@ -690,6 +723,72 @@ class EmulatedBedrock:
 
     def _bedrock_DeleteCustomModelDeployment(self, customModelDeploymentIdentifier: str) -> dict[str, Any]:
         return self._delete_capacity(self._find_capacity(customModelDeploymentIdentifier, "custom-model-deployment"))
+
+    # ------------------------------------------------------------------------- model access and quotas (Preflight)
+    def _access_denied(self, model_id: str) -> bool:
+        return self.behaviour.no_model_access and model_id in _BASE_FOUNDATION_MODELS and model_id not in JUDGES
+
+    def _bedrock_GetFoundationModelAvailability(self, modelId: str) -> dict[str, Any]:
+        invocation_ids = _INVOCATION_IDS.get(modelId)
+        if invocation_ids is None:
+            raise ServiceError("ResourceNotFoundException", f"The model {modelId} does not exist.")
+        denied = self._access_denied(modelId)
+        return {
+            "modelId": modelId,
+            "agreementAvailability": {"status": "AVAILABLE"},
+            "authorizationStatus": "AUTHORIZED",
+            "entitlementAvailability": "NOT_AVAILABLE" if denied else "AVAILABLE",
+            # offered here by its plain id, or only through an inference profile (e.g. Llama 3.2 in us-west-2)
+            "regionAvailability": "AVAILABLE" if invocation_ids.get(self.region) == modelId else "NOT_AVAILABLE",
+        }
+
+    def _quotas(self) -> list[tuple[str, str, float]]:
+        """(code, name, applied value) of every Amazon Bedrock quota the emulated account has."""
+        capacity = 0 if self.behaviour.no_capacity_quota else 1
+        quotas = [
+            (*PT_UNITS_QUOTA, float(capacity * NO_COMMITMENT_THROUGHPUT_QUOTA)),
+            (*JOBS_QUOTA, float(CUSTOMIZATION_JOB_QUOTA)),
+            (*DEPLOYMENTS_QUOTA, float(capacity * CUSTOM_MODEL_DEPLOYMENT_QUOTA)),
+        ]
+        quotas += [(*_units_per_model_quota(spec), float(capacity)) for spec in MODELS.values()]
+        return quotas
+
+    def _quota_value(self, name: str) -> float:
+        return next(value for _code, quota_name, value in self._quotas() if quota_name == name)
+
+    def _service_quotas_ListServiceQuotas(
+        self,
+        *,
+        ServiceCode: str,
+        NextToken: str | None = None,
+        MaxResults: int | None = None,
+        QuotaCode: str | None = None,
+        QuotaAppliedAtLevel: str | None = None,  # noqa: ARG002 - every emulated quota is applied at account level
+    ) -> dict[str, Any]:
+        if ServiceCode != "bedrock":
+            raise ServiceError("NoSuchResourceException", f"The emulator has no quotas of service {ServiceCode}")
+        quotas = [
+            {
+                "ServiceCode": "bedrock",
+                "ServiceName": "Amazon Bedrock",
+                "QuotaArn": f"arn:aws:servicequotas:{self.region}:{ACCOUNT_ID}:bedrock/{code}",
+                "QuotaCode": code,
+                "QuotaName": name,
+                "Value": value,
+                "Unit": "None",
+                "Adjustable": True,
+                "GlobalQuota": False,
+                "QuotaAppliedAtLevel": "ACCOUNT",
+            }
+            for code, name, value in self._quotas()
+            if QuotaCode is None or code == QuotaCode
+        ]
+        start = int(NextToken or 0)
+        size = MaxResults or 100
+        output: dict[str, Any] = {"Quotas": quotas[start : start + size]}
+        if start + size < len(quotas):
+            output["NextToken"] = str(start + size)
+        return output
 
     # ----------------------------------------------------------------------------------------------------- tags
     def _known_arn(self, arn: str) -> bool:
@@ -784,6 +883,16 @@ _INVOCATION_IDS: dict[str, dict[str, str]] = {
     **{spec.foundation_model_id: spec.invocation_ids for spec in MODELS.values()},
     **{spec.model_id: spec.invocation_ids for spec in JUDGES.values()},
 }
+
+
+# The plain foundation-model ids of the customizable base models (access to these is what no-model-access takes away).
+_BASE_FOUNDATION_MODELS = frozenset(spec.foundation_model_id for spec in MODELS.values())
+
+
+def _units_per_model_quota(spec: Any) -> tuple[str, str]:
+    """(code, name) of a model's "Model units per provisioned model for <model>" quota; codes are emulated."""
+    index = list(MODELS).index(spec.model_id)
+    return f"L-EMU{index:04d}PT", f"Model units per provisioned model for {spec.display_name}"
 
 
 def _converse_output(question: str, text: str, labels: dict[str, Any]) -> dict[str, Any]:

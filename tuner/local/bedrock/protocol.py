@@ -1,19 +1,21 @@
-"""The rest-json wire protocol of a botocore service model, served rather than called.
+"""The rest-json and json (awsJson1_1) wire protocols of a botocore service model, served rather than called.
 
-The emulator answers what boto3 sends to ``AWS_ENDPOINT_URL_BEDROCK(_RUNTIME)``. This module turns an HTTP request
-into ``(operation name, input dict)`` using the operation's ``requestUri`` and member locations from botocore's own
-service model, and turns an output dict into the HTTP answer after checking it against the operation's output shape
-(required members, known members, enum values, types), so a response botocore would misparse is a loud emulator bug
-instead of a quiet wrong value in a handler.
+The emulator answers what boto3 sends to ``AWS_ENDPOINT_URL_BEDROCK(_RUNTIME)`` (rest-json) and
+``AWS_ENDPOINT_URL_SERVICE_QUOTAS`` (json). This module turns an HTTP request into ``(operation name, input dict)``
+using botocore's own service model (a rest-json operation's ``requestUri`` and member locations; a json operation's
+``X-Amz-Target`` header), and turns an output dict into the HTTP answer after checking it against the operation's
+output shape (required members, known members, enum values, types), so a response botocore would misparse is a loud
+emulator bug instead of a quiet wrong value in a handler.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote
 
 import botocore.session
@@ -55,6 +57,28 @@ def _route_for(operation: OperationModel) -> _Route:
     return _Route(operation, operation.http["method"], re.compile(f"^{regex}/?$"), literal_length)
 
 
+class Service(Protocol):
+    """What the loopback server needs of a protocol: parse a request, serialize an answer or an error."""
+
+    model: Any
+
+    def parse_request(
+        self, method: str, raw_path: str, body: bytes, headers: Mapping[str, str] | None = None
+    ) -> tuple[str, dict[str, Any]]: ...
+
+    def serialize(self, operation_name: str, output: dict[str, Any]) -> tuple[int, dict[str, str], bytes]: ...
+
+    def error(self, error: ServiceError) -> tuple[int, dict[str, str], bytes]: ...
+
+
+def service_for(service_name: str) -> Service:
+    """The protocol botocore's model of ``service_name`` speaks."""
+    protocol = botocore.session.get_session().get_service_model(service_name).protocol
+    if protocol == "json":
+        return JsonService(service_name)
+    return RestJsonService(service_name)
+
+
 class RestJsonService:
     """Routing, parsing, serializing and shape checks for one rest-json service (``bedrock``, ``bedrock-runtime``)."""
 
@@ -65,7 +89,13 @@ class RestJsonService:
         routes = [_route_for(self.model.operation_model(name)) for name in self.model.operation_names]
         self._routes = sorted(routes, key=lambda route: -route.literal_length)
 
-    def parse_request(self, method: str, raw_path: str, body: bytes) -> tuple[str, dict[str, Any]]:
+    def parse_request(
+        self,
+        method: str,
+        raw_path: str,
+        body: bytes,
+        headers: Mapping[str, str] | None = None,  # noqa: ARG002 - rest-json routes by path
+    ) -> tuple[str, dict[str, Any]]:
         path, _, query = raw_path.partition("?")
         for route in self._routes:
             if route.method != method:
@@ -104,6 +134,46 @@ class RestJsonService:
         except Exception:
             return 500
         return int(shape.metadata.get("error", {}).get("httpStatusCode", 400))
+
+
+class JsonService:
+    """The json protocol (awsJson1_1, e.g. ``service-quotas``): POST /, the operation in ``X-Amz-Target``
+    (``<targetPrefix>.<Operation>``), the input and output as JSON bodies, errors as ``{"__type", "message"}``."""
+
+    CONTENT_TYPE = "application/x-amz-json-1.1"
+
+    def __init__(self, service_name: str) -> None:
+        self.model = botocore.session.get_session().get_service_model(service_name)
+        if self.model.protocol != "json":
+            raise ValueError(f"{service_name} speaks {self.model.protocol}, not json")
+        self._prefix = f"{self.model.metadata['targetPrefix']}."
+
+    def parse_request(
+        self,
+        method: str,
+        raw_path: str,  # noqa: ARG002 - every json operation is POST /
+        body: bytes,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[str, dict[str, Any]]:
+        target = next((value for name, value in (headers or {}).items() if name.lower() == "x-amz-target"), "")
+        operation = target.removeprefix(self._prefix)
+        if method != "POST" or not target.startswith(self._prefix) or operation not in self.model.operation_names:
+            raise ServiceError("UnknownOperationException", f"the emulator has no operation for {target!r}", 404)
+        document = json.loads(body) if body else {}
+        if not isinstance(document, dict):
+            raise ServiceError("SerializationException", "the request body is not a JSON object")
+        return operation, document
+
+    def serialize(self, operation_name: str, output: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        shape = self.model.operation_model(operation_name).output_shape
+        problems = check_shape(shape, output, operation_name) if shape is not None else []
+        if problems:
+            raise ShapeMismatch(f"{self.model.service_name} {operation_name} response: " + "; ".join(problems))
+        return 200, {"Content-Type": self.CONTENT_TYPE}, json.dumps(output, default=_json_default).encode()
+
+    def error(self, error: ServiceError) -> tuple[int, dict[str, str], bytes]:
+        body = json.dumps({"__type": error.code, "message": error.message}).encode()
+        return error.status or 400, {"Content-Type": self.CONTENT_TYPE, "x-amzn-ErrorType": error.code}, body
 
 
 def _json_default(value: Any) -> Any:

@@ -1,10 +1,11 @@
-"""Loopback HTTP servers that answer boto3's ``bedrock`` and ``bedrock-runtime`` clients.
+"""Loopback HTTP servers that answer boto3's ``bedrock``, ``bedrock-runtime`` and ``service-quotas`` clients.
 
-Handlers reach the emulator only through standard configuration: the harness points ``AWS_ENDPOINT_URL_BEDROCK`` and
-``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` at these servers. moto's ``mock_aws`` leaves such requests alone: its botocore
-stubber only answers URLs that match a moto backend's ``*.amazonaws.com`` patterns
-(``moto.core.botocore_stubber.BotocoreStubber.process_request``), so a request to ``http://127.0.0.1:<port>`` is sent
-over the socket and reaches this server. The servers bind 127.0.0.1 only.
+Handlers reach the emulator only through standard configuration: the harness points ``AWS_ENDPOINT_URL_BEDROCK``,
+``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` and ``AWS_ENDPOINT_URL_SERVICE_QUOTAS`` at these servers (moto 5.2.5's
+service-quotas knows only the ``vpc`` service code, so the emulator answers the Bedrock quotas itself). moto's
+``mock_aws`` leaves such requests alone: its botocore stubber only answers URLs that match a moto backend's
+``*.amazonaws.com`` patterns (``moto.core.botocore_stubber.BotocoreStubber.process_request``), so a request to
+``http://127.0.0.1:<port>`` is sent over the socket and reaches this server. The servers bind 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tuner.local.bedrock.protocol import RestJsonService, ServiceError, ShapeMismatch
+from tuner.local.bedrock.protocol import Service, ServiceError, ShapeMismatch, service_for
 
 LOG = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, service: RestJsonService, dispatch: Dispatch) -> None:
+    def __init__(self, service: Service, dispatch: Dispatch) -> None:
         self.service = service
         self.dispatch = dispatch
         self.failures: list[str] = []  # emulator bugs (shape mismatches, crashes), surfaced by the harness
@@ -42,7 +43,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         service = self.server.service
         try:
-            operation, params = service.parse_request(self.command, self.path, body)
+            operation, params = service.parse_request(self.command, self.path, body, dict(self.headers.items()))
             output = self.server.dispatch(service.model.service_name, operation, params)
             status, headers, payload = service.serialize(operation, output)
         except ServiceError as error:
@@ -70,10 +71,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class EmulatorServers:
-    """Both endpoints, started on free loopback ports and stopped together."""
+    """Every emulated endpoint, started on free loopback ports and stopped together."""
+
+    SERVICES = ("bedrock", "bedrock-runtime", "service-quotas")
 
     def __init__(self, dispatch: Dispatch) -> None:
-        self._servers = {name: _Server(RestJsonService(name), dispatch) for name in ("bedrock", "bedrock-runtime")}
+        self._servers = {name: _Server(service_for(name), dispatch) for name in self.SERVICES}
         self._threads: list[threading.Thread] = []
 
     def endpoint(self, service: str) -> str:
@@ -82,10 +85,8 @@ class EmulatorServers:
 
     @property
     def environment(self) -> dict[str, str]:
-        return {
-            "AWS_ENDPOINT_URL_BEDROCK": self.endpoint("bedrock"),
-            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": self.endpoint("bedrock-runtime"),
-        }
+        # botocore's variable: AWS_ENDPOINT_URL_ + the service id, upper-cased, spaces and dashes as underscores
+        return {f"AWS_ENDPOINT_URL_{name.upper().replace('-', '_')}": self.endpoint(name) for name in self.SERVICES}
 
     @property
     def failures(self) -> list[str]:
