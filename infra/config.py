@@ -35,14 +35,20 @@ def _parse(key: str, value: Any) -> Any:
     return value
 
 
+def apply_dotted_context(fine_tuning: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+    """``fine_tuning`` with every ``fine_tuning.<key>`` of ``context`` replacing its key, as ``-c`` does at synth."""
+    merged = dict(fine_tuning)
+    for key, value in context.items():
+        if key.startswith(f"{CONTEXT_KEY}."):
+            merged[key.removeprefix(f"{CONTEXT_KEY}.")] = _parse(key, value)
+    return merged
+
+
 def settings_from_context(context: Mapping[str, Any]) -> PipelineSettings:
     raw = _parse(CONTEXT_KEY, context.get(CONTEXT_KEY, {}))
     if not isinstance(raw, dict):
         raise SettingsError(f"context '{CONTEXT_KEY}' must be a JSON object, got {type(raw).__name__}")
-    merged = dict(raw)
-    for key, value in context.items():
-        if key.startswith(f"{CONTEXT_KEY}."):
-            merged[key.removeprefix(f"{CONTEXT_KEY}.")] = _parse(key, value)
+    merged = apply_dotted_context(raw, context)
     try:
         return PipelineSettings.model_validate(merged)
     except ValidationError as error:

@@ -94,8 +94,10 @@ _SERVICE_ROLE_VPC_REASON = (
 )
 _LIST_AND_TRACE_REASON = (
     "Only actions that support no resource-level permissions use '*': X-Ray PutTraceSegments/PutTelemetryRecords "
-    "(active tracing) and, for the capacity steps, bedrock:ListProvisionedModelThroughputs/"
-    "ListCustomModelDeployments (finding a run's capacity by its deterministic name)."
+    "(active tracing); for the capacity steps, bedrock:ListProvisionedModelThroughputs/"
+    "ListCustomModelDeployments (finding a run's capacity by its deterministic name); for Preflight, the read-only "
+    "bedrock:GetFoundationModelAvailability (model access of the base model and the judge) and "
+    "servicequotas:ListServiceQuotas (the account's Amazon Bedrock quotas)."
 )
 
 

@@ -2,12 +2,17 @@
 
     ValidateDataset -> DatasetValid? -(invalid)-> WriteReport (REJECTED; no Bedrock call was made)
     PlanEvaluation                         (the questions, leaked ones left out, and the judge: before any spend)
+    Preflight -> PreflightPassed? -(no)-> WriteReport (REJECTED: access, quota, budget or concurrent runs)
     StartCustomizationJob -> PollCustomizationJob <-> WaitForCustomizationJob   (waits grow geometrically)
     ReadTrainingMetrics -> CreateInferenceCapacity -> PollInferenceCapacity <-> WaitForInferenceCapacity
     GenerateAnswers (Map over shards: GenerateAnswersShard)      <- the only evaluation work that needs capacity
     DeleteInferenceCapacity -> AnswersGenerated? -(no)-> WriteReport
     ScoreAnswers (Map over shards: ScoreAnswersShard) -> SummarizeEvaluation    (capacity is gone by now)
     WriteReport -> Notify -> RunOutcome? -> Succeeded | Failed | Rejected
+
+Nothing before StartCustomizationJob creates anything in Bedrock: ValidateDataset, PlanEvaluation and Preflight only
+read, and a problem any of them finds ends the run REJECTED (invalid data, a failed preflight check) or FAILED (a
+step's own error), with the reason in the report.
 
 Every state that runs while capacity may exist (``POST_PURCHASE_STATES``) catches every error into
 DeleteInferenceCapacity. States before the purchase, and the scoring after the delete, catch into WriteReport. Each
@@ -56,6 +61,11 @@ STEPS = (
     ),
     StepSpec(
         StateName.PLAN_EVALUATION, "Chooses the evaluation questions and finds leaked ones", Duration.minutes(5), 1769
+    ),
+    StepSpec(
+        StateName.PREFLIGHT,
+        "Checks model access, lifecycle, quotas, budget and concurrent runs before any spend",
+        Duration.minutes(2),
     ),
     StepSpec(StateName.START_CUSTOMIZATION_JOB, "Starts the Bedrock model customization job", Duration.minutes(2)),
     StepSpec(StateName.POLL_CUSTOMIZATION_JOB, "Reads the customization job's status", Duration.minutes(1)),
@@ -149,15 +159,34 @@ class FineTuningWorkflow(Construct):
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
             comment="Bedrock fine-tuning run: validate, train, buy capacity, evaluate, delete capacity, report",
         )
+        # Preflight counts this state machine's running executions (max_concurrent_runs). A policy of its own: the
+        # function depends on its role's default policy, and the state machine on the function, so naming the
+        # state machine there would be a dependency cycle.
+        self.preflight_lists_executions = iam.Policy(
+            self,
+            "PreflightListsExecutions",
+            roles=[self.steps[StateName.PREFLIGHT].role],
+            statements=[
+                iam.PolicyStatement(actions=["states:ListExecutions"], resources=[self.state_machine.state_machine_arn])
+            ],
+        )
 
     def function(self, state: StateName) -> PipelineFunction:
         return self.steps[state]
 
-    def _task(self, state: StateName, *, retry_everything: bool = False, shard: bool = False) -> tasks.LambdaInvoke:
+    def _task(
+        self,
+        state: StateName,
+        *,
+        retry_everything: bool = False,
+        shard: bool = False,
+        payload: sfn.TaskInput | None = None,
+    ) -> tasks.LambdaInvoke:
         task = tasks.LambdaInvoke(
             self,
             f"{state.value}Shard" if shard else state.value,
             lambda_function=self.steps[state].function,
+            payload=payload,  # None: the whole run document
             payload_response_only=True,  # the handler's return value is the result, stored under result_key
             retry_on_service_exceptions=False,  # retries are declared below, explicitly
             # A shard's result is the iteration's whole output; the Map collects them under result_key.
@@ -217,6 +246,21 @@ class FineTuningWorkflow(Construct):
     def _definition(self, settings: PipelineSettings) -> sfn.IChainable:  # noqa: ARG002 - settings are per run
         validate = self._task(StateName.VALIDATE_DATASET)
         plan = self._task(StateName.PLAN_EVALUATION)
+        # Preflight counts this state machine's running executions: it is told its own execution and state machine
+        # by the context object (an environment variable naming the state machine would be a dependency cycle).
+        preflight = self._task(
+            StateName.PREFLIGHT,
+            payload=sfn.TaskInput.from_object(
+                {
+                    "state": sfn.JsonPath.entire_payload,
+                    "execution": {
+                        "execution_arn": sfn.JsonPath.execution_id,
+                        "state_machine_arn": sfn.JsonPath.state_machine_id,
+                        "started_at": sfn.JsonPath.execution_start_time,
+                    },
+                }
+            ),
+        )
         start_job = self._task(StateName.START_CUSTOMIZATION_JOB)
         poll_job = self._task(StateName.POLL_CUSTOMIZATION_JOB)
         read_metrics = self._task(StateName.READ_TRAINING_METRICS)
@@ -239,8 +283,9 @@ class FineTuningWorkflow(Construct):
         rejected = sfn.Fail(
             self,
             "Rejected",
-            error="DatasetRejected",
-            cause="The dataset was rejected before any Bedrock call; see runs/<run-id>/validation.json",
+            error="RunRejected",
+            cause="The run was rejected before any Bedrock create call (an invalid dataset, or a preflight check: "
+            "model access, quota, budget, concurrent runs); runs/<run-id>/report.json says why and what to do",
         )
 
         # No report status (WriteReport itself failed) is a failed run, not a runtime error of the Choice.
@@ -265,6 +310,7 @@ class FineTuningWorkflow(Construct):
         for task, state in (
             (validate, StateName.VALIDATE_DATASET),
             (plan, StateName.PLAN_EVALUATION),
+            (preflight, StateName.PREFLIGHT),
             (start_job, StateName.START_CUSTOMIZATION_JOB),
             (poll_job, StateName.POLL_CUSTOMIZATION_JOB),
             (read_metrics, StateName.READ_TRAINING_METRICS),
@@ -312,6 +358,11 @@ class FineTuningWorkflow(Construct):
             .when(sfn.Condition.boolean_equals("$.poll_inference_capacity.failed", True), delete_capacity)
             .otherwise(wait_for_capacity)
         )
+        preflight_passed = (
+            sfn.Choice(self, "PreflightPassed?")
+            .when(sfn.Condition.boolean_equals("$.preflight.passed", True), start_job)
+            .otherwise(write_report)
+        )
         dataset_valid = (
             sfn.Choice(self, "DatasetValid?")
             .when(sfn.Condition.boolean_equals("$.validate_dataset.valid", True), plan)
@@ -326,7 +377,8 @@ class FineTuningWorkflow(Construct):
         )
 
         validate.next(dataset_valid)
-        plan.next(start_job)
+        plan.next(preflight)
+        preflight.next(preflight_passed)
         start_job.next(poll_job)
         poll_job.next(job_status)
         wait_for_job.next(poll_job)
@@ -379,6 +431,10 @@ class FineTuningWorkflow(Construct):
             ):
                 self.steps[state].add_to_role_policy(kms_statement(stack, kms_key_arn, actions))
         allow(StateName.POLL_CUSTOMIZATION_JOB, ["bedrock:GetModelCustomizationJob"], [jobs])
+        # Preflight reads model access and the account's Bedrock quotas. Neither GetFoundationModelAvailability nor
+        # ListServiceQuotas supports resource-level permissions: both require "*".
+        allow(StateName.PREFLIGHT, ["bedrock:GetFoundationModelAvailability"], ["*"])
+        allow(StateName.PREFLIGHT, ["servicequotas:ListServiceQuotas"], ["*"])
         allow(
             StateName.CREATE_INFERENCE_CAPACITY,
             [

@@ -168,6 +168,7 @@ class PollCustomizationJobOutput(_Model):
     custom_model_arn: str | None = None
     failure_message: str | None = None
     checked_at: datetime
+    ended_at: datetime | None = None  # GetModelCustomizationJob's endTime, once the job has ended
 
 
 class ReadTrainingMetricsOutput(_Model):
@@ -254,6 +255,47 @@ class SummarizeEvaluationOutput(_Model):
     reason: str
 
 
+class CheckStatus(StrEnum):
+    PASSED = "passed"
+    WARNING = "warning"  # could not be checked, or worth knowing; never stops the run
+    FAILED = "failed"  # the run is rejected before any Bedrock create call
+
+
+class PreflightCheck(_Model):
+    """One account or settings check made before anything is bought, with what to do about it."""
+
+    check: str  # model-access | lifecycle | quota | budget | concurrent-runs
+    subject: str  # what was checked: "base model amazon.nova-lite-v1:0", a quota's name, "estimated run cost"
+    status: CheckStatus
+    message: str  # the finding, in words
+    fix: str | None = None  # what a person can do about a failure or warning
+
+
+class PreflightOutput(_Model):
+    """What Preflight found; ``passed`` is false when any check failed, and the run then ends REJECTED."""
+
+    passed: bool
+    region: str | None
+    checks: list[PreflightCheck]
+    checked_at: datetime
+
+    @property
+    def failures(self) -> list[PreflightCheck]:
+        return [check for check in self.checks if check.status is CheckStatus.FAILED]
+
+    @property
+    def warnings(self) -> list[PreflightCheck]:
+        return [check for check in self.checks if check.status is CheckStatus.WARNING]
+
+
+class ExecutionContext(_Model):
+    """The parts of Step Functions' context object (``$$``) a step is given: which execution of which machine."""
+
+    execution_arn: str
+    state_machine_arn: str
+    started_at: datetime
+
+
 class DeleteInferenceCapacityOutput(_Model):
     kind: Serving | None
     arn: str | None
@@ -270,6 +312,7 @@ class WriteReportOutput(_Model):
     markdown_key: str
     html_key: str
     summary: str  # one line: becomes the Fail state's cause and the notification subject's tail
+    cost: str | None = None  # the report's estimated cost in one line (it read evaluation.json; Notify reads no S3)
 
 
 class NotifyOutput(_Model):
@@ -299,6 +342,7 @@ class RunState(BaseModel):
     create_inference_capacity: CreateInferenceCapacityOutput | None = None
     poll_inference_capacity: PollInferenceCapacityOutput | None = None
     plan_evaluation: PlanEvaluationOutput | None = None
+    preflight: PreflightOutput | None = None
     generate_answers: list[GenerateAnswersShardOutput] | None = None
     score_answers: list[ScoreAnswersShardOutput] | None = None
     summarize_evaluation: SummarizeEvaluationOutput | None = None
@@ -310,6 +354,7 @@ class RunState(BaseModel):
 class StateName(StrEnum):
     VALIDATE_DATASET = "ValidateDataset"
     PLAN_EVALUATION = "PlanEvaluation"
+    PREFLIGHT = "Preflight"  # account checks (access, quotas, budget, concurrent runs) before any Bedrock create call
     START_CUSTOMIZATION_JOB = "StartCustomizationJob"
     POLL_CUSTOMIZATION_JOB = "PollCustomizationJob"
     READ_TRAINING_METRICS = "ReadTrainingMetrics"
@@ -344,6 +389,17 @@ POST_PURCHASE_STATES = (
     StateName.POLL_INFERENCE_CAPACITY,
     StateName.GENERATE_ANSWERS,
 )
+
+
+class PreflightInput(BaseModel):
+    """What Preflight receives: the run document and, from the context object, its own execution (to count the
+    stack's other running executions; the state machine's ARN cannot be in the function's environment, which the
+    state machine itself depends on)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: RunState
+    execution: ExecutionContext | None = None
 
 
 class ShardState(RunState):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lambdas.clock import utc_now
 
@@ -133,9 +133,39 @@ SOURCES: dict[str, Source] = {
         "prompt-routing.html",
     ),
     "prices": Source(
-        title="Amazon Bedrock pricing (the user guide only links it; its figures are rendered client-side and are not "
-        "in the documentation corpus)",
+        title="Amazon Bedrock pricing (the user guide only links it; its figures are rendered client-side, so the "
+        "figures in this file come from the dated copies of it and of the AWS Price List below)",
         url="https://aws.amazon.com/bedrock/pricing/",
+        checked=_CHECKED,
+    ),
+    # Each price source's ``checked`` is the day its copy shows, not the day it was read (2026-12-03).
+    "prices-price-list-2026-09": Source(
+        title="AWS Price List Bulk API, offer AmazonBedrock, us-east-1, publication 2026-09-01T20:50:51Z, as "
+        "transcribed in github.com/api-evangelist/amazon-nova plans/amazon-nova-plans-pricing.yml: Nova on-demand "
+        "input/output per 1,000 tokens; Nova Micro/Lite/Pro model units 60.50 USD per hour with no commitment",
+        url="https://pricing.us-east-1.amazonaws.com/offers/v1.0/aws/AmazonBedrock/current/us-east-1/index.json",
+        checked=date(2026, 9, 1),
+    ),
+    "prices-page-copy-2025-07": Source(
+        title="Amazon Bedrock pricing page, copy dated 2025-07-20 (github.com/convo-lang/convo-lang "
+        "packages/convo-lang-bedrock/bedrock-pricing.md): on-demand per 1,000 input/output tokens of Meta Llama and "
+        "Claude 3 Haiku; the copy names no Region (the page showed its US prices)",
+        url="https://github.com/convo-lang/convo-lang/blob/091db5838d43329ba83c26c8bcf77a6216c0a624/packages/"
+        "convo-lang-bedrock/bedrock-pricing.md",
+        checked=date(2025, 7, 20),
+    ),
+    "prices-toolkit-2026-10": Source(
+        title="github.com/aws/agent-toolkit-for-aws llm-to-bedrock bedrock_pricing.py, verified 2026-10-05 against "
+        "aws.amazon.com/bedrock/pricing: Claude Haiku 4.5 through a US geographic (us.) inference profile, 10% over "
+        "the global rate, the same from every US Region",
+        url="https://github.com/aws/agent-toolkit-for-aws/blob/121e03dba4dd7241562cd40908892e95622d1cf0/plugins/"
+        "aws-startup-advisor/skills/llm-to-bedrock/scripts/bedrock_pricing.py",
+        checked=date(2026, 10, 5),
+    ),
+    "prices-custom-nova-on-demand": Source(
+        title="AWS Machine Learning Blog, Customize Amazon Nova models with Amazon Bedrock fine-tuning: a customized "
+        "Nova model invoked on demand is billed per call at the standard rate for the model",
+        url="https://aws.amazon.com/blogs/machine-learning/customize-amazon-nova-models-with-amazon-bedrock-fine-tuning",
         checked=_CHECKED,
     ),
     "claude-3-haiku-card": _doc(
@@ -148,28 +178,40 @@ SOURCES: dict[str, Source] = {
 }
 
 
-class ModelPrices(BaseModel):
-    """List prices in USD, for estimates only. ``None``: not found in the documentation (see ``note``)."""
+class ListPrice(BaseModel):
+    """One list price in USD and where it was read (``source.checked``: the day the copy it was read from shows)."""
 
     model_config = ConfigDict(frozen=True)
 
-    training_per_1k_tokens: float | None = None
-    provisioned_throughput_per_model_unit_hour: float | None = None  # no commitment
-    on_demand_input_per_1k_tokens: float | None = None
-    on_demand_output_per_1k_tokens: float | None = None
-    custom_model_storage_per_month: float | None = None
-    as_of: date | None = None
-    source: Source | None = None
+    usd: float = Field(ge=0)
+    source: Source
+
+
+class ListPrices(BaseModel):
+    """A model's list prices in one Region, for estimates only (``lambdas.pricing`` puts the ``prices`` setting on
+    top). ``None``: no dated source gave the figure (``note`` says so); nothing here is guessed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    training_per_1k_tokens: ListPrice | None = None  # billed tokens: training tokens x epochs
+    provisioned_throughput_per_model_unit_hour: ListPrice | None = None  # no commitment, per started hour
+    on_demand_input_per_1k_tokens: ListPrice | None = None  # the base model's; also a custom Nova deployment's
+    on_demand_output_per_1k_tokens: ListPrice | None = None
+    custom_model_storage_per_month: ListPrice | None = None
     note: str = ""
 
 
-# Checked 2026-12-03: the user guide gives no figures (it links https://aws.amazon.com/bedrock/pricing, whose prices
-# are rendered client-side and are not in the documentation corpus); the machine-readable source is the AWS Price
-# List API, offer code AmazonBedrock. Nothing here is guessed: every price stays None until read from a source.
-_PRICES_NOT_DOCUMENTED = ModelPrices(
-    note="not in the documentation (checked 2026-12-03): see aws.amazon.com/bedrock/pricing or the AWS Price List "
-    "API (offer AmazonBedrock); set fine_tuning.prices for the report's estimates",
-    source=SOURCES["prices"],
+def _price(usd: float, source: str) -> ListPrice:
+    return ListPrice(usd=usd, source=SOURCES[source])
+
+
+# Searched 2026-12-03 (copies of aws.amazon.com/bedrock/pricing, the AWS Price List, public price tables): no dated
+# copy gave the model customization figures (training per 1,000 tokens, custom model storage per month) of Nova or
+# Llama 3.1, nor a Llama or Claude 3 Haiku model unit hour. They stay None until read from a source; set them with
+# fine_tuning.prices (training_usd_per_1k_tokens, custom_model_storage_usd_per_month, ...).
+_NO_CUSTOMIZATION_PRICES = (
+    "training per 1,000 tokens and custom model storage per month: no dated copy of the pricing page gave them "
+    "(searched 2026-12-03); set fine_tuning.prices to estimate them"
 )
 
 
@@ -200,7 +242,7 @@ class ModelSpec(BaseModel):
     file_name_pattern: str | None = None  # Nova restricts S3 object names
     legacy_since: date | None = None  # from this day Bedrock starts no new fine-tuning job or throughput for it
     end_of_life: date | None = None  # from this day requests to it fail
-    prices: ModelPrices = _PRICES_NOT_DOCUMENTED
+    prices: dict[str, ListPrices] = {}  # Region -> list prices there (``lambdas.pricing.list_prices`` reads them)
     sources: dict[str, Source] = {}  # fact -> where it comes from
     notes: str = ""
 
@@ -209,6 +251,9 @@ class ModelSpec(BaseModel):
         missing = [region for region in self.regions if region not in self.invocation_ids]
         if missing:
             raise ValueError(f"{self.model_id}: no base-model invocation id for {', '.join(missing)}")
+        priced_elsewhere = sorted(set(self.prices) - set(self.regions))
+        if priced_elsewhere:
+            raise ValueError(f"{self.model_id}: prices for {', '.join(priced_elsewhere)}, where it is not customized")
         return self
 
     def hyperparameter(self, name: str) -> HyperparameterSpec:
@@ -359,7 +404,29 @@ def _sources(**facts: str) -> dict[str, Source]:
     return {fact: SOURCES[key] for fact, key in facts.items()}
 
 
-def _nova(size: str, context: str, *, media: bool) -> ModelSpec:
+def _nova_prices(input_per_1k: float, output_per_1k: float) -> dict[str, ListPrices]:
+    return {
+        "us-east-1": ListPrices(
+            provisioned_throughput_per_model_unit_hour=_price(60.50, "prices-price-list-2026-09"),
+            on_demand_input_per_1k_tokens=_price(input_per_1k, "prices-price-list-2026-09"),
+            on_demand_output_per_1k_tokens=_price(output_per_1k, "prices-price-list-2026-09"),
+            note="on demand, a custom Nova deployment bills at the base model's rate "
+            f"({SOURCES['prices-custom-nova-on-demand'].url}); {_NO_CUSTOMIZATION_PRICES}",
+        )
+    }
+
+
+def _on_demand_prices(region: str, input_per_1k: float, output_per_1k: float, source: str) -> dict[str, ListPrices]:
+    return {
+        region: ListPrices(
+            on_demand_input_per_1k_tokens=_price(input_per_1k, source),
+            on_demand_output_per_1k_tokens=_price(output_per_1k, source),
+            note="model unit hour: no dated source found; " + _NO_CUSTOMIZATION_PRICES,
+        )
+    }
+
+
+def _nova(size: str, context: str, *, media: bool, prices: dict[str, ListPrices]) -> ModelSpec:
     plain = f"amazon.nova-{size}-v1:0"
     return ModelSpec(
         model_id=f"{plain}:{context}",
@@ -377,6 +444,7 @@ def _nova(size: str, context: str, *, media: bool) -> ModelSpec:
         serving=(Serving.CUSTOM_MODEL_DEPLOYMENT, Serving.PROVISIONED_THROUGHPUT),
         media_supported=media,
         file_name_pattern=_NOVA_FILE_NAMES,
+        prices=prices,
         sources=_sources(
             regions="fine-tuning",
             customization_types="customization-types",
@@ -390,7 +458,7 @@ def _nova(size: str, context: str, *, media: bool) -> ModelSpec:
     )
 
 
-def _llama31(size: str) -> ModelSpec:
+def _llama31(size: str, prices: dict[str, ListPrices]) -> ModelSpec:
     plain = f"meta.llama3-1-{size}-instruct-v1:0"
     return ModelSpec(
         model_id=f"{plain}:128k",
@@ -406,6 +474,7 @@ def _llama31(size: str) -> ModelSpec:
         hyperparameters=_LLAMA_HYPERPARAMETERS,
         serving=(Serving.PROVISIONED_THROUGHPUT,),
         system_prompt_supported=False,
+        prices=prices,
         sources=_sources(
             regions="fine-tuning",
             customization_types="customization-types",
@@ -417,7 +486,7 @@ def _llama31(size: str) -> ModelSpec:
     )
 
 
-def _llama32(size: str) -> ModelSpec:
+def _llama32(size: str, prices: dict[str, ListPrices]) -> ModelSpec:
     plain = f"meta.llama3-2-{size}-instruct-v1:0"
     return ModelSpec(
         model_id=f"{plain}:128k",
@@ -436,6 +505,7 @@ def _llama32(size: str) -> ModelSpec:
         media_supported=size in ("11b", "90b"),
         legacy_since=date(2026, 1, 7),
         end_of_life=date(2026, 7, 7),
+        prices=prices,
         sources=_sources(
             regions="fine-tuning",
             customization_types="customization-types",
@@ -465,6 +535,8 @@ _ALL: tuple[ModelSpec, ...] = (
         system_prompt_recommended=True,
         legacy_since=date(2026, 3, 10),
         end_of_life=date(2026, 9, 10),
+        # The reference study paid about $132 an hour for one model unit: an order of magnitude, not a list price.
+        prices=_on_demand_prices("us-west-2", 0.00025, 0.00125, "prices-page-copy-2025-07"),
         sources=_sources(
             regions="fine-tuning",
             customization_types="customization-types",
@@ -475,15 +547,15 @@ _ALL: tuple[ModelSpec, ...] = (
         notes="The reference study's model: its format is kept so the study's data still validates. Legacy since "
         "2026-03-10, end of life 2026-09-10: no new job starts.",
     ),
-    _nova("micro", "128k", media=False),
-    _nova("lite", "300k", media=True),
-    _nova("pro", "300k", media=True),
-    _llama31("8b"),
-    _llama31("70b"),
-    _llama32("1b"),
-    _llama32("3b"),
-    _llama32("11b"),
-    _llama32("90b"),
+    _nova("micro", "128k", media=False, prices=_nova_prices(0.000035, 0.00014)),
+    _nova("lite", "300k", media=True, prices=_nova_prices(0.00006, 0.00024)),
+    _nova("pro", "300k", media=True, prices=_nova_prices(0.0008, 0.0032)),
+    _llama31("8b", _on_demand_prices("us-west-2", 0.00022, 0.00022, "prices-page-copy-2025-07")),
+    _llama31("70b", _on_demand_prices("us-west-2", 0.00072, 0.00072, "prices-page-copy-2025-07")),
+    _llama32("1b", _on_demand_prices("us-west-2", 0.0001, 0.0001, "prices-page-copy-2025-07")),
+    _llama32("3b", _on_demand_prices("us-west-2", 0.00015, 0.00015, "prices-page-copy-2025-07")),
+    _llama32("11b", _on_demand_prices("us-west-2", 0.00016, 0.00016, "prices-page-copy-2025-07")),
+    _llama32("90b", _on_demand_prices("us-west-2", 0.00072, 0.00072, "prices-page-copy-2025-07")),
     # Amazon Titan Text Express and Lite are not here: neither is in the user guide's fine-tuning table (checked
     # 2026-12-03, custom-model-fine-tuning.html), nor in the Provisioned Throughput table a customized model needs
     # (prov-thru-supported.html). A registry entry that no job can use would only let synth accept it.
@@ -550,6 +622,8 @@ class JudgeSpec(BaseModel):
     legacy_since: date | None = None
     end_of_life: date | None = None  # from this day Converse refuses it
     source: Source | None = None
+    # Region -> on-demand list prices of the invocation id used from there (a geographic profile may cost more)
+    prices: dict[str, ListPrices] = {}
 
     def invocation_id(self, region: str) -> str | None:
         return self.invocation_ids.get(region)
@@ -574,6 +648,13 @@ JUDGES: dict[str, JudgeSpec] = {
                 "us-west-2": "us.amazon.nova-pro-v1:0",
             },
             source=SOURCES["invocation-nova"],
+            # The Price List copy is us-east-1's; a profile bills at its source Region's price, not found elsewhere.
+            prices={
+                "us-east-1": ListPrices(
+                    on_demand_input_per_1k_tokens=_price(0.0008, "prices-price-list-2026-09"),
+                    on_demand_output_per_1k_tokens=_price(0.0032, "prices-price-list-2026-09"),
+                )
+            },
         ),
         JudgeSpec(
             model_id="anthropic.claude-haiku-4-5-20251001-v1:0",
@@ -582,6 +663,13 @@ JUDGES: dict[str, JudgeSpec] = {
             # Active; the model card lists the geographic (us.) and global inference ids for on-demand use.
             invocation_ids=dict.fromkeys(_US_PROFILE_REGIONS, "us.anthropic.claude-haiku-4-5-20251001-v1:0"),
             source=SOURCES["claude-haiku-4-5-card"],
+            prices=dict.fromkeys(
+                _US_PROFILE_REGIONS,
+                ListPrices(
+                    on_demand_input_per_1k_tokens=_price(0.0011, "prices-toolkit-2026-10"),
+                    on_demand_output_per_1k_tokens=_price(0.0055, "prices-toolkit-2026-10"),
+                ),
+            ),
         ),
         # Past their end of life: kept so that a setting naming them is refused with the date, not as unknown.
         JudgeSpec(

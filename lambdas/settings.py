@@ -153,11 +153,19 @@ class PollingSettings(_Strict):
 
 
 class PriceSettings(_Strict):
-    """Optional prices for estimates in the report. Nothing is billed from these; they only inform."""
+    """Prices for the cost estimates (report, Preflight's budget), each overriding the registry's dated list price
+    for the run's base model in its Region (``lambdas.pricing``). Nothing is billed from these; they only inform."""
 
-    training_usd_per_1k_tokens: float | None = Field(default=None, ge=0)
+    training_usd_per_1k_tokens: float | None = Field(default=None, ge=0)  # billed tokens: training x epochs
     # Per model unit per hour; billed per started hour (the reference study paid about $132/hour for one unit).
     provisioned_throughput_usd_per_hour: float | None = Field(default=None, ge=0)
+    # The base model on demand; also the customized model's price when it is served by an on-demand deployment.
+    on_demand_input_usd_per_1k_tokens: float | None = Field(default=None, ge=0)
+    on_demand_output_usd_per_1k_tokens: float | None = Field(default=None, ge=0)
+    custom_model_storage_usd_per_month: float | None = Field(default=None, ge=0)
+    judge_input_usd_per_1k_tokens: float | None = Field(default=None, ge=0)  # the evaluation's judge, on demand
+    judge_output_usd_per_1k_tokens: float | None = Field(default=None, ge=0)
+    as_of: date | None = None  # the day these prices were read, shown with the estimates ("prices as of")
 
 
 class VpcSettings(_Strict):
@@ -182,6 +190,10 @@ class PipelineSettings(_Strict):
     polling: PollingSettings = PollingSettings()
     prices: PriceSettings = PriceSettings()
     capacity_max_lifetime_hours: float = Field(default=4, gt=0, le=72)
+    # Preflight refuses a run whose estimated cost (training + capacity + evaluation) is above this; None: no gate.
+    max_run_cost_usd: float | None = Field(default=None, gt=0)
+    # Runs of this stack that may be active at once; Preflight rejects a run that would exceed it (lambdas/preflight).
+    max_concurrent_runs: int = Field(default=1, ge=1, le=20)
     sweeper_interval_minutes: int = Field(default=15, ge=5, le=1_440)
     notification_email: str | None = Field(default=None, max_length=254)  # RFC 5321's longest forward-path
     customization_kms_key_arn: str | None = None

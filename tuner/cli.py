@@ -14,7 +14,19 @@ import os
 import sys
 from collections.abc import Sequence
 
-COMMANDS = ("validate", "prepare", "score", "report", "runs", "compare", "run", "sweep", "capacity", "models")
+COMMANDS = (
+    "validate",
+    "prepare",
+    "score",
+    "report",
+    "runs",
+    "compare",
+    "run",
+    "preflight",
+    "sweep",
+    "capacity",
+    "models",
+)
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 1

@@ -15,8 +15,8 @@ from typing import Any
 from lambdas.contracts import RunConfig, ValidateDatasetOutput
 from lambdas.dataset.prepare import PreparationOptions, PreparedDataset, prepare_dataset
 from lambdas.dataset.report import WarningCode
-from lambdas.settings import PipelineSettings
 from lambdas.dataset.validator import epochs_for, s3_chunks
+from lambdas.settings import PipelineSettings
 
 FIRST_ERRORS = 10
 

@@ -285,6 +285,8 @@ def score_shard(
             error=answer.error if answer else "no answer",
             bertscore=bert.get((role, question.index)),
             judge=correctness.get((role, question.index)),
+            input_tokens=answer.input_tokens if answer else None,
+            output_tokens=answer.output_tokens if answer else None,
         )
 
     items = [

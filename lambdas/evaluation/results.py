@@ -76,6 +76,9 @@ class ScoredAnswer(_Model):
     error: str | None = None
     bertscore: BertScoreValue | None = None
     judge: JudgeVerdict | None = None
+    # Converse's usage for this answer (None: not reported): what the report's cost estimate counts
+    input_tokens: int | None = None
+    output_tokens: int | None = None
 
 
 class Preference(StrEnum):

@@ -128,9 +128,12 @@ def format_p_value(p_value: float) -> str:
 
 
 def _percent(share: float) -> str:
-    # One decimal unless whole, so 89.5% is never shown as a "90%" that is below a 90% threshold.
+    # One decimal unless whole, rounded down, so 89.5% or 89.96% is never shown as a "90%" or "90.0%" that is below a
+    # 90% threshold. The 1e-9 absorbs float error: 179/200 is 89.49999999999999 percent to the machine.
     value = share * 100
-    return f"{value:.0f}%" if value == round(value) else f"{value:.1f}%"
+    if value == round(value):
+        return f"{value:.0f}%"
+    return f"{math.floor(value * 10 + 1e-9) / 10:.1f}%"
 
 
 def _count(number: int, singular: str, plural: str) -> str:

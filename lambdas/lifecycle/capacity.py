@@ -7,7 +7,6 @@ deletion can find the capacity even when the create step failed before reporting
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,13 +24,13 @@ from lambdas.contracts import (
 from lambdas.errors import PipelineError
 from lambdas.lifecycle.names import capacity_name, client_token, resource_tags
 from lambdas.lifecycle.service_errors import is_not_found, service_call
+from lambdas.pricing import list_prices, run_region, started_hours
 from lambdas.registry import Serving
 
 BedrockClient = Any
 
 READY_STATUSES = frozenset({"InService", "Active"})
 FAILED_STATUSES = frozenset({"Failed"})
-SECONDS_PER_HOUR = 3600
 
 QUOTA_HINTS = {
     Serving.PROVISIONED_THROUGHPUT: (
@@ -182,15 +181,25 @@ def poll_inference_capacity(
 
 def billed_hours(lifetime_seconds: float) -> int:
     """No-commitment Provisioned Throughput is estimated per *started* hour: 1 s -> 1 h, 3601 s -> 2 h."""
-    return max(1, math.ceil(lifetime_seconds / SECONDS_PER_HOUR))
+    return started_hours(lifetime_seconds)
+
+
+def throughput_price_per_hour(run: RunConfig, arn: str | None) -> float | None:
+    """The price per model unit hour of the run's model in the capacity's Region: the ``prices`` setting, else the
+    registry's list price (``lambdas.pricing``); None when neither has one."""
+    settings = run.settings
+    price = list_prices(
+        settings.base_model_id, run_region(settings.model, arn), settings.prices
+    ).provisioned_throughput_per_model_unit_hour
+    return price.usd if price is not None else None
 
 
 def estimate_cost_usd(
     kind: Serving, lifetime_seconds: float | None, model_units: int | None, usd_per_model_unit_hour: float | None
 ) -> float | None:
-    """Estimated throughput cost: started hours x model units x the configured hourly price per model unit.
+    """Estimated throughput cost: started hours x model units x the hourly price per model unit.
 
-    None when no price is configured or the lifetime is unknown, and for on-demand deployments, which bill per token
+    None when no price is known or the lifetime is unknown, and for on-demand deployments, which bill per token
     rather than per hour (their cost is not a function of how long they existed).
     """
     if kind is not Serving.PROVISIONED_THROUGHPUT or usd_per_model_unit_hour is None or lifetime_seconds is None:
@@ -245,6 +254,6 @@ def delete_inference_capacity(
             kind,
             lifetime,
             model_units or run.settings.provisioned_model_units,
-            run.settings.prices.provisioned_throughput_usd_per_hour,
+            throughput_price_per_hour(run, arn),
         ),
     )

@@ -8,6 +8,7 @@ the job that already exists instead of paying for a second one.
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -202,7 +203,21 @@ def poll_customization_job(
         custom_model_arn=custom_model_arn,
         failure_message=failure_message,
         checked_at=utc_now(),
+        ended_at=_ended_at(job) if status in TERMINAL_JOB_STATUSES else None,
     )
+
+
+def _ended_at(job: dict[str, Any]) -> datetime | None:
+    """The job's ``endTime`` (botocore parses it; the emulator's JSON may give a string), in UTC."""
+    value = job.get("endTime")
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def stop_job_if_running(bedrock: BedrockClient, name: str) -> tuple[str | None, bool]:

@@ -121,7 +121,7 @@ class ExpiredCapacity(NamedTuple):
     checked: int  # capacity resources of any owner that were looked at
     expired: list[tuple[CapacityRecord, SweptCapacity]]  # this stack's, older than the maximum lifetime
     failures: list[SweepLookupFailure]
-    errors: list[Exception]  # the exceptions behind ``failures``, in the same order
+    listing_errors: list[Exception]  # the exceptions of the listings that failed, in the order of CAPACITY_KINDS
 
 
 def _failure_text(error: Exception) -> str:
@@ -131,14 +131,16 @@ def _failure_text(error: Exception) -> str:
 def find_expired_capacity(bedrock: BedrockClient, stack_name: str, max_age_hours: float) -> ExpiredCapacity:
     """This stack's capacity older than ``max_age_hours``, each kind and each resource looked up independently."""
     now = utc_now()
-    found = ExpiredCapacity(checked=0, expired=[], failures=[], errors=[])
+    expired: list[tuple[CapacityRecord, SweptCapacity]] = []
+    failures: list[SweepLookupFailure] = []
+    listing_errors: list[Exception] = []
     checked = 0
     for kind in CAPACITY_KINDS:
         try:
             records = list_capacity(bedrock, kind)
         except Exception as error:  # reported and raised by the sweep; the other kind is still swept
-            found.failures.append(SweepLookupFailure(kind=kind, error=_failure_text(error)))
-            found.errors.append(error)
+            failures.append(SweepLookupFailure(kind=kind, error=_failure_text(error)))
+            listing_errors.append(error)
             continue
         for record in records:
             checked += 1
@@ -147,13 +149,12 @@ def find_expired_capacity(bedrock: BedrockClient, stack_name: str, max_age_hours
             try:
                 tags = read_tags(bedrock, record.arn)
             except Exception as error:  # this one may be ours and billing: reported; the others are still checked
-                found.failures.append(SweepLookupFailure(kind=kind, arn=record.arn, error=_failure_text(error)))
-                found.errors.append(error)
+                failures.append(SweepLookupFailure(kind=kind, arn=record.arn, error=_failure_text(error)))
                 continue
             if tags is None or tags.get(TAG_STACK) != stack_name:
                 continue
-            found.expired.append((record, _describe(record, tags, now)))
-    return found._replace(checked=checked)
+            expired.append((record, _describe(record, tags, now)))
+    return ExpiredCapacity(checked=checked, expired=expired, failures=failures, listing_errors=listing_errors)
 
 
 def _message(result: SweepResult, still_alive: list[str]) -> str:
@@ -208,7 +209,7 @@ def sweep_expired_capacity(
     listed at all, nothing was swept and the first listing error itself is raised (expired credentials, no region).
     The operator's command passes ``raise_on_failure=False`` to print the result and exit non-zero instead.
     """
-    checked, expired, lookup_failures, lookup_errors = find_expired_capacity(bedrock, stack_name, max_age_hours)
+    checked, expired, lookup_failures, listing_errors = find_expired_capacity(bedrock, stack_name, max_age_hours)
     deleted: list[SweptCapacity] = []
     failed: list[SweptCapacity] = []
     kept: list[SweptCapacity] = []
@@ -251,9 +252,8 @@ def sweep_expired_capacity(
                 },
             )
         result = result.model_copy(update={"message_id": response.get("MessageId")})
-    listings_failed = sum(1 for failure in lookup_failures if failure.arn is None)
-    if listings_failed == len(CAPACITY_KINDS):
-        raise lookup_errors[0]  # nothing could be listed: the cause (credentials, region) as the caller knows it
+    if len(listing_errors) == len(CAPACITY_KINDS):
+        raise listing_errors[0]  # nothing could be listed: the cause (credentials, region) as the caller knows it
     if raise_on_failure and not result.complete:
         problems = [f"could not delete {item.arn}: {item.error}" for item in failed]
         problems.extend(failure.describe() for failure in lookup_failures)

@@ -11,7 +11,9 @@ from pydantic import ValidationError
 from lambdas.contracts import RunState, RunStatus, StateError, StateName
 from lambdas.evaluation.results import EvaluationResult
 from lambdas.lifecycle.metrics import LossPoint, TrainingMetrics, epoch_means
+from lambdas.pricing import epochs_of, fmt_usd
 from lambdas.registry import Serving
+from lambdas.reporting.costs import run_costs
 from lambdas.reporting.loss import diagnose
 from lambdas.reporting.model import (
     CapacitySection,
@@ -31,8 +33,11 @@ _STEP_ORDER = [name.value for name in StateName]
 
 
 def run_status(state: RunState) -> RunStatus:
-    """REJECTED: the dataset was invalid. FAILED: a step failed, the job did not complete, or capacity failed."""
+    """REJECTED: the dataset was invalid, or a preflight check failed (before any Bedrock create call). FAILED: a step
+    failed, the job did not complete, or capacity failed."""
     if state.validate_dataset is not None and not state.validate_dataset.valid:
+        return RunStatus.REJECTED
+    if state.preflight is not None and not state.preflight.passed:
         return RunStatus.REJECTED
     if _step_errors(state):
         return RunStatus.FAILED
@@ -100,6 +105,7 @@ def build_report(
     status = RunStatus.ABORTED if ended is not None else run_status(state)
     run = state.run
     spec = run.settings.model
+    capacity = _capacity(state)
     report = Report(
         status=status,
         headline="",
@@ -125,7 +131,9 @@ def build_report(
         loss=_loss(training_metrics),
         verdict=evaluation.verdict if evaluation is not None else None,
         evaluation=_evaluation(state, evaluation),
-        capacity=_capacity(state),
+        capacity=capacity,
+        cost=run_costs(state, evaluation, capacity),
+        preflight=state.preflight,
         failure=_aborted(state, ended) if ended is not None else _failure(state, status),
     )
     summary = state.summarize_evaluation
@@ -153,6 +161,7 @@ def _dataset(state: RunState) -> DatasetSection | None:
         validation_records=result.validation_records,
         test_records=result.test_records,
         estimated_training_tokens=result.estimated_training_tokens,
+        epochs=epochs_of(state.run.settings) if result.estimated_training_tokens is not None else None,
         validation_dropped=result.validation_dropped,
     )
 
@@ -171,6 +180,10 @@ def _job(state: RunState) -> JobSection | None:
         failure_message=poll.failure_message if poll else None,
         started_at=started.started_at,
         last_checked_at=poll.checked_at if poll else None,
+        ended_at=poll.ended_at if poll else None,
+        duration_seconds=(
+            max((poll.ended_at - started.started_at).total_seconds(), 0.0) if poll and poll.ended_at else None
+        ),
     )
 
 
@@ -274,7 +287,7 @@ def _failure(state: RunState, status: RunStatus) -> FailureSection | None:
                 message=capacity.failure_message or "the inference capacity reached Failed",
             )
         )
-    if status is RunStatus.REJECTED and state.validate_dataset is not None:
+    if status is RunStatus.REJECTED and state.validate_dataset is not None and not state.validate_dataset.valid:
         result = state.validate_dataset
         failures.insert(
             0,
@@ -284,6 +297,16 @@ def _failure(state: RunState, status: RunStatus) -> FailureSection | None:
                 message=f"{result.error_count} error(s) in {result.records} record(s); see {result.report_key}",
             ),
         )
+    if status is RunStatus.REJECTED and state.preflight is not None and not state.preflight.passed:
+        failures[:0] = [
+            StepFailure(
+                step=StateName.PREFLIGHT.value,
+                error="PreflightRejected",
+                message=f"[{check.check}] {check.subject}: {check.message}"
+                + (f". Fix: {check.fix}" if check.fix else ""),
+            )
+            for check in state.preflight.failures
+        ]
     if not failures:
         failures.append(
             StepFailure(step="(run)", error="Incomplete", message="the run ended before its evaluation step ran")
@@ -339,6 +362,10 @@ def _cleanup(state: RunState) -> list[str]:
 def headline(report: Report, *, verdict_line: str | None = None) -> str:
     """One line for the notification subject and the Fail state's cause: the verdict first when there is one
     (``verdict_line`` is the state's copy of it, for the notification, which does not read evaluation.json)."""
+    if report.status is RunStatus.REJECTED and report.preflight is not None and not report.preflight.passed:
+        failed = report.preflight.failures
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        return f"rejected before any spend: {failed[0].message}{more}" if failed else "rejected before any spend"
     if report.status is RunStatus.REJECTED:
         count = report.dataset.error_count if report.dataset else 0
         first = report.dataset.first_errors[0] if report.dataset and report.dataset.first_errors else None
@@ -362,7 +389,9 @@ def headline(report: Report, *, verdict_line: str | None = None) -> str:
             parts.append(f"BERTScore F1 {tuned.bertscore_f1:.2f} vs base {base.bertscore_f1:.2f}")
         if tuned.judge_mean is not None and base.judge_mean is not None:
             parts.append(f"judge {tuned.judge_mean:.1f} vs {base.judge_mean:.1f}")
-    if report.capacity is not None and report.capacity.estimated_cost_usd is not None:
+    if report.cost is not None and report.cost.total_usd is not None:
+        parts.append(f"est. cost {'at least ' if not report.cost.complete else ''}{fmt_usd(report.cost.total_usd)}")
+    elif report.capacity is not None and report.capacity.estimated_cost_usd is not None:
         parts.append(f"capacity ~${report.capacity.estimated_cost_usd:,.2f}")
     if verdict_line is not None:
         return "; ".join(parts)

@@ -11,11 +11,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lambdas.contracts import RunStatus, ScoreSummary
+from lambdas.contracts import PreflightOutput, RunStatus, ScoreSummary
 from lambdas.dataset.report import Problem
 from lambdas.evaluation.results import EvaluatedItem, EvaluationSet, LeakedQuestion, PairwiseSummary
 from lambdas.evaluation.verdict import Verdict
 from lambdas.lifecycle.metrics import EpochLoss, LossPoint
+from lambdas.pricing import CostEstimate
 from lambdas.registry import Serving
 from lambdas.reporting.loss import LossDiagnosis
 
@@ -51,7 +52,8 @@ class DatasetSection(_Model):
     train_records: int = 0
     validation_records: int = 0
     test_records: int = 0
-    estimated_training_tokens: int | None = None
+    estimated_training_tokens: int | None = None  # billed: the training tokens times ``epochs``
+    epochs: int | None = None
     validation_dropped: str | None = None
 
 
@@ -64,6 +66,8 @@ class JobSection(_Model):
     failure_message: str | None = None
     started_at: datetime
     last_checked_at: datetime | None = None
+    ended_at: datetime | None = None  # Bedrock's endTime of the job
+    duration_seconds: float | None = None  # from StartCustomizationJob to the job's end
 
 
 class LossSection(_Model):
@@ -108,6 +112,14 @@ class CapacitySection(_Model):
     estimated_cost_usd: float | None = None
 
 
+class CostSection(CostEstimate):
+    """The run's estimated cost, part by part (``lambdas.pricing``): list prices (or the ``prices`` setting) times
+    what the run used. Nothing here is read from a bill; ``label`` says how to read every figure."""
+
+    label: str  # "estimated, list prices as of 2026-09-01", led by "EMULATED: ..." for a local rehearsal
+    emulated: bool
+
+
 class StepFailure(_Model):
     step: str
     error: str
@@ -142,4 +154,6 @@ class Report(_Model):
     verdict: Verdict | None = None  # did fine-tuning help, by how much, how sure: the first thing to read
     evaluation: EvaluationSection | None = None
     capacity: CapacitySection | None = None
+    cost: CostSection | None = None  # estimated from list prices; None only in reports written before costs existed
+    preflight: PreflightOutput | None = None  # the account checks made before any spend (model access, quotas, ...)
     failure: FailureSection | None = None

@@ -16,7 +16,7 @@ from lambdas.lifecycle.metrics import TrainingMetrics
 from lambdas.lifecycle.service_errors import service_call
 from lambdas.reporting.build import build_report, parse_training_metrics
 from lambdas.reporting.model import ExecutionEnd, Report
-from lambdas.reporting.render import cost_line, fmt_score, render_html, render_markdown
+from lambdas.reporting.render import cost_line, cost_summary, fmt_score, render_html, render_markdown
 
 SNS_SUBJECT_LIMIT = 100
 MAX_PROBLEMS_IN_MESSAGE = 10
@@ -77,6 +77,7 @@ def write_report(state: RunState, *, s3: Any, bucket: str, ended: ExecutionEnd |
         markdown_key=paths.report_md,
         html_key=paths.report_html,
         summary=report.headline,
+        cost=cost_summary(report.cost),
     )
 
 
@@ -98,7 +99,7 @@ def notification_message(report: Report, *, bucket: str, output: WriteReportOutp
         lines.append("EMULATED: Bedrock was the local emulator; none of these figures come from a real job.")
     lines += [report.headline, "", f"Dataset: {run.source}", f"Base model: {run.base_model_name} ({run.base_model_id})"]
 
-    if report.status is RunStatus.REJECTED and report.dataset is not None:
+    if report.status is RunStatus.REJECTED and report.dataset is not None and not report.dataset.valid:
         data = report.dataset
         lines += ["", f"The dataset has {data.error_count} error(s); nothing was sent to Bedrock. First problems:"]
         for problem in data.first_errors[:MAX_PROBLEMS_IN_MESSAGE]:
@@ -109,6 +110,9 @@ def notification_message(report: Report, *, bucket: str, output: WriteReportOutp
         lines += ["", "What went wrong:"]
         lines += [f"  {failure.step} ({failure.error}): {failure.message}" for failure in report.failure.failures]
         lines += ["Clean-up:"] + [f"  {line}" for line in report.failure.cleanup]
+    if report.preflight is not None and report.preflight.warnings:
+        lines += ["", "Preflight warnings (the run was not stopped for these):"]
+        lines += [f"  {check.subject}: {check.message}" for check in report.preflight.warnings]
 
     if report.evaluation is not None:
         evaluation = report.evaluation
@@ -122,6 +126,8 @@ def notification_message(report: Report, *, bucket: str, output: WriteReportOutp
             f"{fmt_score(base.bertscore_f1)}",
         ]
     lines += ["", f"Capacity: {cost_line(report.capacity)}"]
+    # The written report's line when there is one: it counted the answers' tokens in evaluation.json
+    lines.append(f"Estimated cost: {output.cost if output is not None and output.cost else cost_summary(report.cost)}")
     if output is not None:
         lines += [
             "",
@@ -143,6 +149,8 @@ def notify(
     if not topic_arn:
         return NotifyOutput(message_id=None)
     report = build_report(state, now=utc_now(), ended=ended)
+    if state.write_report is not None:  # its headline's cost counted the answers' tokens, which the state lacks
+        report = report.model_copy(update={"headline": state.write_report.summary})
     with service_call(f"publishing to {topic_arn}"):
         response = sns.publish(
             TopicArn=topic_arn,

@@ -10,10 +10,13 @@ import json
 import math
 from collections.abc import Iterable
 
-from lambdas.contracts import ScoreSummary
+from lambdas.contracts import CheckStatus, PreflightOutput, ScoreSummary
 from lambdas.evaluation.results import EvaluatedItem, ScoredAnswer
 from lambdas.evaluation.verdict import Verdict, format_delta, format_p_value
-from lambdas.reporting.model import CapacitySection, EvaluationSection, LossSection, Report
+from lambdas.pricing import fmt_usd
+from lambdas.registry import Serving
+from lambdas.reporting.costs import EMULATED_COSTS, part_label
+from lambdas.reporting.model import CapacitySection, CostSection, EvaluationSection, LossSection, Report
 from lambdas.reporting.svg import loss_curve_svg, step_loss_svg
 
 EMULATED_NOTICE = (
@@ -51,12 +54,59 @@ def cost_line(capacity: CapacitySection | None) -> str:
         state = "deleted"
     else:
         state = "NOT DELETED"
-    cost = (
-        f"estimated cost ${capacity.estimated_cost_usd:,.2f}"
-        if capacity.estimated_cost_usd is not None
-        else "cost not estimated (no price configured, or billed per token)"
-    )
+    if capacity.estimated_cost_usd is not None:
+        cost = f"estimated cost ${capacity.estimated_cost_usd:,.2f}"
+    elif capacity.kind is Serving.CUSTOM_MODEL_DEPLOYMENT:
+        cost = "billed per token, not per hour (see the cost table)"
+    else:
+        cost = "cost not estimated (no price per model unit hour known)"
     return f"{kind} {capacity.arn or ''}: lived {lifetime}, {state}; {cost}."
+
+
+# The parts of a run's cost, in the order a reader adds them up.
+COST_PARTS = (
+    ("training", "Training"),
+    ("capacity", "Inference capacity"),
+    ("evaluation", "Evaluation inference (base model and judge)"),
+    ("storage_per_month", "Custom model storage, per month"),
+)
+COST_TOTAL = "Total (training + capacity + evaluation + one month of storage)"
+
+
+def _amount(usd: float | None, *, at_least: bool, approximate: bool) -> str:
+    if usd is None:
+        return "not estimated"
+    return ("at least " if at_least else "") + ("~" if approximate and usd else "") + fmt_usd(usd)
+
+
+def cost_rows(cost: CostSection) -> list[list[str]]:
+    """[what, estimate, how it was computed, label] for each part and the total."""
+    rows = []
+    for attr, title in COST_PARTS:
+        part = getattr(cost, attr)
+        amount = _amount(part.usd, at_least=bool(part.missing), approximate=part.approximate)
+        rows.append([title, amount, part.basis, part_label(part)])
+    approximate = any(part.approximate for part in cost.parts)
+    total = _amount(cost.total_usd, at_least=not cost.complete, approximate=approximate)
+    rows.append([COST_TOTAL, total, "", cost.label.removeprefix(f"{EMULATED_COSTS}; ")])
+    return rows
+
+
+def cost_summary(cost: CostSection | None) -> str:
+    """One line: the total, what it lacks, and how to read it (list prices' date; EMULATED in a rehearsal)."""
+    if cost is None:
+        return "not estimated (this report predates cost estimates)"
+    if cost.total_usd is None:
+        return f"not estimated ({cost.label})"
+    unpriced = [attr.split("_")[0] for attr, _ in COST_PARTS if getattr(cost, attr).missing]
+    lacking = f" (not priced: {', '.join(unpriced)})" if unpriced else ""
+    total = _amount(cost.total_usd, at_least=not cost.complete, approximate=False)
+    return f"{total} in total{lacking}; {cost.label}"
+
+
+def billed_tokens_header(epochs: int | None) -> str:
+    """The validator's estimate already counts every epoch: say so."""
+    return f"est. billed training tokens (x {epochs} epochs)" if epochs else "est. billed training tokens"
 
 
 def _summary_cells(summary: ScoreSummary) -> list[str]:
@@ -115,6 +165,7 @@ def render_markdown(report: Report) -> str:
             ["Serving", run.serving.value],
             ["Received", run.received_at.isoformat()],
             ["Report generated", report.generated_at.isoformat()],
+            ["Estimated cost", _md(cost_summary(report.cost), None)],
         ],
     )
     out.append("")
@@ -127,11 +178,14 @@ def render_markdown(report: Report) -> str:
         out += [f"- **{_md(f.step)}** ({_md(f.error)}): {_md(f.message, None)}" for f in report.failure.failures]
         out += ["", "### Clean-up", ""] + [f"- {_md(line, None)}" for line in report.failure.cleanup] + [""]
 
+    if report.preflight is not None:
+        out += _md_preflight(report.preflight)
+
     if report.dataset is not None:
         data = report.dataset
         out += ["## Dataset", ""]
         out += _md_table(
-            ["records", "errors", "warnings", "train", "validation", "test", "est. training tokens"],
+            ["records", "errors", "warnings", "train", "validation", "test", billed_tokens_header(data.epochs)],
             [
                 [
                     str(data.records),
@@ -162,6 +216,9 @@ def render_markdown(report: Report) -> str:
             ["ARN", f"`{_md(job.arn)}`"],
             ["Status", _md(job.status or "unknown")],
             ["Custom model", f"`{_md(job.custom_model_arn or job.custom_model_name)}`"],
+            ["Started", job.started_at.isoformat()],
+            ["Ended", job.ended_at.isoformat() if job.ended_at else "not recorded"],
+            ["Duration", fmt_duration(job.duration_seconds)],
         ]
         if job.failure_message:
             rows.append(["Failure", _md(job.failure_message, None)])
@@ -187,7 +244,14 @@ def render_markdown(report: Report) -> str:
     if report.evaluation is not None:
         out += _md_evaluation(report.evaluation, emulated=run.emulated)
 
-    out += ["## Inference capacity and cost", "", _md(cost_line(report.capacity), None), ""]
+    out += ["## Inference capacity and cost" + (" (EMULATED)" if run.emulated else ""), ""]
+    out += [_md(cost_line(report.capacity), None), ""]
+    if report.cost is not None:
+        out += [f"**{_md(report.cost.label, None)}.** Nothing here is read from a bill.", ""]
+        out += _md_table(
+            ["", "estimate", "how", "label"], [[_md(cell, None) for cell in row] for row in cost_rows(report.cost)]
+        )
+        out.append("")
     return "\n".join(out)
 
 
@@ -440,6 +504,7 @@ def render_html(report: Report) -> str:
                 ("Serving", _e(run.serving.value)),
                 ("Received", _e(run.received_at.isoformat())),
                 ("Report generated", _e(report.generated_at.isoformat())),
+                ("Estimated cost", _e(cost_summary(report.cost))),
             ]
         )
     )
@@ -456,12 +521,15 @@ def render_html(report: Report) -> str:
             f'<h2>What went wrong</h2><div class="failure"><ul>{items}</ul><h3>Clean-up</h3><ul>{cleanup}</ul></div>'
         )
 
+    if report.preflight is not None:
+        parts.append(_html_preflight(report.preflight))
+
     if report.dataset is not None:
         data = report.dataset
         parts.append("<h2>Dataset</h2>")
         parts.append(
             "<table><tr><th>records</th><th>errors</th><th>warnings</th><th>train</th><th>validation</th>"
-            "<th>test</th><th>est. training tokens</th></tr><tr>"
+            f"<th>test</th><th>{_e(billed_tokens_header(data.epochs))}</th></tr><tr>"
             + "".join(
                 f'<td class="num">{_e(v)}</td>'
                 for v in (
@@ -497,6 +565,8 @@ def render_html(report: Report) -> str:
             ("Status", _e(job.status or "unknown")),
             ("Custom model", f"<code>{_e(job.custom_model_arn or job.custom_model_name)}</code>"),
             ("Started", _e(job.started_at.isoformat())),
+            ("Ended", _e(job.ended_at.isoformat() if job.ended_at else "not recorded")),
+            ("Duration", _e(fmt_duration(job.duration_seconds))),
         ]
         if job.failure_message:
             rows_kv.append(("Failure", _e(job.failure_message)))
@@ -532,8 +602,10 @@ def render_html(report: Report) -> str:
 
     capacity = report.capacity
     line_class = "notdeleted" if capacity is not None and capacity.deleted is False else ""
-    parts.append(f"<h2>Inference capacity and cost{emulated_label}</h2>")
+    parts.append(f'<h2 id="cost">Inference capacity and cost{emulated_label}</h2>')
     parts.append(f'<p class="{line_class}">{_e(cost_line(capacity))}</p>')
+    if report.cost is not None:
+        parts.append(_html_cost(report.cost))
     parts.append("<h2>Artefacts</h2><ul>" + "".join(f"<li>{link}</li>" for link in _artefact_links(report)) + "</ul>")
     settings = json.dumps(run.settings, indent=2, sort_keys=True)
     parts.append(
@@ -542,6 +614,18 @@ def render_html(report: Report) -> str:
     parts.append(f"<script>{_SCRIPT}</script></main></body></html>")
     # Every table scrolls inside its own box, so a phone-wide page never scrolls sideways.
     return "\n".join(parts).replace("<table", '<div class="scroll"><table').replace("</table>", "</table></div>")
+
+
+def _html_cost(cost: CostSection) -> str:
+    rows = "".join(
+        f'<tr><th>{_e(what)}</th><td class="num">{_e(amount)}</td><td>{_e(how)}</td><td>{_e(label)}</td></tr>'
+        for what, amount, how, label in cost_rows(cost)
+    )
+    label_class = "emulated" if cost.emulated else "headline"
+    return (
+        f'<p class="{label_class}">{_e(cost.label)}. Nothing here is read from a bill.</p>'
+        f'<table class="cost"><tr><th></th><th>estimate</th><th>how</th><th>label</th></tr>{rows}</table>'
+    )
 
 
 def _html_verdict(verdict: Verdict, emulated_label: str) -> str:
@@ -692,3 +776,45 @@ def _html_answer(answer: ScoredAnswer) -> str:
             f'<div class="answer">{_e(answer.judge.reasoning)}</div></details>'
         )
     return f'<div class="answer">{_e(_answer_text(answer))}</div><p><strong>{scores}</strong></p>{reasoning}'
+
+
+def _md_preflight(preflight: PreflightOutput) -> list[str]:
+    """Every check made before any spend: what failed or warned first, with its fix."""
+    order = {CheckStatus.FAILED: 0, CheckStatus.WARNING: 1, CheckStatus.PASSED: 2}
+    checks = sorted(preflight.checks, key=lambda check: order[check.status])
+    out = [
+        "## Preflight",
+        "",
+        "Checked before any Bedrock create call" + (f" in {preflight.region}" if preflight.region else "") + ".",
+        "",
+    ]
+    out += _md_table(
+        ["", "check", "what", "finding", "fix"],
+        [
+            [
+                check.status.value.upper(),
+                _md(check.check),
+                _md(check.subject),
+                _md(check.message, None),
+                _md(check.fix or "", None),
+            ]
+            for check in checks
+        ],
+    )
+    return [*out, ""]
+
+
+def _html_preflight(preflight: PreflightOutput) -> str:
+    order = {CheckStatus.FAILED: 0, CheckStatus.WARNING: 1, CheckStatus.PASSED: 2}
+    rows = "".join(
+        f'<tr class="preflight-{check.status.value}"><td>{_e(check.status.value.upper())}</td>'
+        f"<td>{_e(check.check)}</td><td>{_e(check.subject)}</td><td>{_e(check.message)}</td>"
+        f"<td>{_e(check.fix or '')}</td></tr>"
+        for check in sorted(preflight.checks, key=lambda check: order[check.status])
+    )
+    where = f" in {_e(preflight.region)}" if preflight.region else ""
+    return (
+        f"<h2>Preflight</h2><p>Checked before any Bedrock create call{where}.</p>"
+        "<table><tr><th></th><th>check</th><th>what</th><th>finding</th><th>fix</th></tr>"
+        f"{rows}</table>"
+    )

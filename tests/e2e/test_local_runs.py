@@ -82,6 +82,19 @@ def test_a_valid_dataset_succeeds_with_scores_for_every_test_item(
     assert report["capacity"]["arn"] == entry["arn"]
     assert report["capacity"]["deleted"] is True
     assert report["capacity"]["lifetime_seconds"] > 0
+    # And its estimated costs are labelled emulated: priced where the list prices allow, named where they do not
+    cost = report["cost"]
+    assert cost["emulated"] is True
+    assert cost["label"].startswith("EMULATED:")
+    assert cost["total_usd"] > 0
+    assert cost["evaluation"]["usd"] > 0  # the base model's answers, at least
+    if serving.capacity_type == "provisioned-throughput":  # no dated list price of a Llama model unit hour
+        assert cost["capacity"]["usd"] is None
+        assert "Provisioned Throughput per model unit hour" in cost["capacity"]["missing"][0]
+    else:
+        assert cost["capacity"]["usd"] > 0
+    assert report["job"]["ended_at"] is not None
+    assert report["job"]["duration_seconds"] > 0
     # And the report's three forms and the history are on disk
     for name in ("report.md", "report.html"):
         assert (result.out_dir / name).stat().st_size > 0

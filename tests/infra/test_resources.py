@@ -28,8 +28,9 @@ def test_resource_counts(template: Template) -> None:
     template.resource_count_is("AWS::StepFunctions::StateMachine", 1)
     template.resource_count_is("AWS::SNS::Topic", 1)
     template.resource_count_is("AWS::S3::Bucket", 2)  # data + access logs
-    # 10 steps + trigger + sweeper + execution cleanup + CDK's bucket-notifications handler
-    template.resource_count_is("AWS::Lambda::Function", 17)
+    # 14 steps (the shard Maps' functions counted once) + trigger + sweeper + execution cleanup + CDK's
+    # bucket-notifications handler
+    template.resource_count_is("AWS::Lambda::Function", 18)
     template.resource_count_is("AWS::Events::Rule", 3)  # drops, sweep schedule, execution ended
 
 
@@ -129,7 +130,7 @@ def test_zip_functions_are_traced_with_powertools_layer(raw_template: dict[str, 
         for f in _resources(raw_template, "AWS::Lambda::Function").values()
         if str(f["Properties"].get("Handler", "")).startswith("lambdas.")
     ]
-    assert len(functions) == 14
+    assert len(functions) == 15
     for function in functions:
         assert function["TracingConfig"] == {"Mode": "Active"}
         assert POWERTOOLS_LAYER_NAME in json.dumps(function["Layers"])
@@ -166,6 +167,8 @@ def test_each_step_role_has_only_its_own_bedrock_actions(raw_template: dict[str,
         "bedrock:InvokeModelWithResponseStream",
     }
     assert bedrock_actions("WorkflowFunctionsPlanEvaluation") == set()
+    # Preflight only reads: model access, nothing that creates
+    assert bedrock_actions("WorkflowFunctionsPreflight") == {"bedrock:GetFoundationModelAvailability"}
     assert "bedrock:DeleteProvisionedModelThroughput" in bedrock_actions("WorkflowFunctionsDeleteInferenceCapacity")
     assert "bedrock:DeleteProvisionedModelThroughput" in bedrock_actions("SweeperRole")
     assert "bedrock:StopModelCustomizationJob" in bedrock_actions("SweeperExecutionCleanup")
@@ -221,3 +224,33 @@ def test_execution_cleanup_knows_its_state_machine(raw_template: dict[str, Any])
         if f["Properties"].get("Handler") == "lambdas.handlers.execution_cleanup.handler"
     ]
     assert cleanup[0]["Environment"]["Variables"]["STATE_MACHINE_ARN"]["Ref"].startswith("WorkflowStateMachine")
+
+
+def test_preflight_reads_quotas_and_lists_only_its_own_state_machines_executions(raw_template: dict[str, Any]) -> None:
+    statements = _statements(raw_template, "WorkflowFunctionsPreflight")
+    actions = {
+        action
+        for statement in statements
+        for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+    }
+    assert actions == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "bedrock:GetFoundationModelAvailability",
+        "servicequotas:ListServiceQuotas",
+        "states:ListExecutions",
+    }
+    (listing,) = [s for s in statements if s["Action"] == "states:ListExecutions"]
+    assert listing["Resource"]["Ref"].startswith("WorkflowStateMachine")
+    # in a policy of its own: the function's default policy naming the state machine would be a dependency cycle
+    preflight_functions = [
+        resource
+        for resource in _resources(raw_template, "AWS::Lambda::Function").values()
+        if resource["Properties"].get("Handler") == "lambdas.handlers.preflight.handler"
+    ]
+    (function,) = preflight_functions
+    policies = _resources(raw_template, "AWS::IAM::Policy")
+    default_policy = next(name for name in function["DependsOn"] if name in policies)
+    assert "states:ListExecutions" not in json.dumps(policies[default_policy])

@@ -69,6 +69,19 @@ def test_every_step_is_a_task_running_its_own_handler_module(
         assert _handler_of(functions[logical_id]) == f"lambdas.handlers.{step.result_key}.handler"
         # and its result lands under the state's snake_case name, as lambdas.contracts.RunState expects
         assert states[step.value]["ResultPath"] == f"$.{step.result_key}"
+        # and it is given the whole run document (Preflight: under "state", with its execution beside it)
+        parameters = task.get("Parameters")
+        if step is StateName.PREFLIGHT:
+            assert parameters == {
+                "state.$": "$",
+                "execution": {
+                    "execution_arn.$": "$$.Execution.Id",
+                    "state_machine_arn.$": "$$.StateMachine.Id",
+                    "started_at.$": "$$.Execution.StartTime",
+                },
+            }
+        elif not step.is_map:
+            assert parameters is None
         if step.is_map:
             # each shard's result is its iteration's output; the Map collects them in shard order
             assert task["ResultPath"] == "$"
@@ -83,8 +96,8 @@ def test_every_deployed_handler_module_exists_in_lambdas(raw_template: dict[str,
         for function in _functions_by_logical_id(raw_template).values()
         if _handler_of(function).startswith("lambdas.")
     }
-    # 13 steps + trigger + sweeper + execution cleanup
-    assert len(handlers) == 16
+    # 14 steps + trigger + sweeper + execution cleanup
+    assert len(handlers) == 17
     for handler in handlers:
         module_name, _, attribute = handler.rpartition(".")
         module = importlib.util.find_spec(module_name)
@@ -155,6 +168,7 @@ def test_states_before_the_purchase_fail_into_the_report_without_buying(definiti
     for state in (
         StateName.VALIDATE_DATASET,
         StateName.PLAN_EVALUATION,
+        StateName.PREFLIGHT,
         StateName.START_CUSTOMIZATION_JOB,
         StateName.POLL_CUSTOMIZATION_JOB,
         StateName.READ_TRAINING_METRICS,
@@ -170,8 +184,14 @@ def test_invalid_dataset_and_failed_job_skip_every_bedrock_cost(definition: dict
         {"Variable": "$.validate_dataset.valid", "BooleanEquals": True, "Next": "PlanEvaluation"}
     ]
     assert dataset_valid["Default"] == StateName.WRITE_REPORT.value
-    # the evaluation is planned (questions, leaks, judge) before the job that costs money starts
-    assert states["PlanEvaluation"]["Next"] == StateName.START_CUSTOMIZATION_JOB.value
+    # the evaluation is planned (questions, leaks, judge) and the account checked before the job that costs money
+    assert states["PlanEvaluation"]["Next"] == StateName.PREFLIGHT.value
+    assert states["Preflight"]["Next"] == "PreflightPassed?"
+    passed = states["PreflightPassed?"]
+    assert passed["Choices"] == [
+        {"Variable": "$.preflight.passed", "BooleanEquals": True, "Next": StateName.START_CUSTOMIZATION_JOB.value}
+    ]
+    assert passed["Default"] == StateName.WRITE_REPORT.value
     job_status = states["JobStatus?"]
     failed_or_stopped = [c for c in job_status["Choices"] if "Or" in c]
     assert [c["Next"] for c in failed_or_stopped] == [StateName.WRITE_REPORT.value]
@@ -209,3 +229,29 @@ def test_outcome_maps_the_report_status_to_the_execution_status(definition: dict
     assert states["Rejected"]["Type"] == "Fail"
     assert states["Failed"]["Type"] == "Fail"
     assert states["Succeeded"]["Type"] == "Succeed"
+
+
+def test_nothing_before_the_job_can_create_anything_in_bedrock(definition: dict[str, Any]) -> None:
+    # Given every state reachable from the start without passing StartCustomizationJob
+    states = definition["States"]
+    reached: set[str] = set()
+    frontier = [definition["StartAt"]]
+    while frontier:
+        name = frontier.pop()
+        if name in reached or name == StateName.START_CUSTOMIZATION_JOB.value:
+            continue
+        reached.add(name)
+        frontier.extend(target for _, target in _edges(states[name]))
+    # Then the only tasks there are the ones that only read, and the report
+    tasks = {name for name in reached if states[name]["Type"] == "Task"}
+    assert tasks == {"ValidateDataset", "PlanEvaluation", "Preflight", "WriteReport", "Notify"}
+    # and the only way into the job is Preflight having passed
+    into_job = [name for name, state in states.items() if any(t == "StartCustomizationJob" for _, t in _edges(state))]
+    assert into_job == ["PreflightPassed?"]
+
+
+def test_a_rejected_run_ends_in_a_fail_state_that_names_both_kinds_of_rejection(definition: dict[str, Any]) -> None:
+    rejected = definition["States"]["Rejected"]
+    assert rejected["Error"] == "RunRejected"
+    assert "invalid dataset" in rejected["Cause"]
+    assert "preflight" in rejected["Cause"]

@@ -51,9 +51,11 @@ def test_us_west_2_lists_each_models_invocation_id_with_llama_3_2_through_its_pr
         (model["fine_tunable"] for model in view["models"]), reverse=True
     )
     assert models["anthropic.claude-3-haiku-20240307-v1:0:200k"]["why_not"].startswith("Anthropic Claude 3 Haiku")
-    # every price is None, with the reason, rather than a guess
+    # a price no dated source gave is None, with the reason, rather than a guess; the others name their source
     assert llama31["prices"]["training_per_1k_tokens"] is None
-    assert "not in the documentation" in llama31["prices"]["note"]
+    assert "no dated copy of the pricing page gave them" in llama31["prices"]["note"]
+    assert llama31["prices"]["on_demand_input_per_1k_tokens"]["usd"] == 0.00022
+    assert llama31["prices"]["on_demand_input_per_1k_tokens"]["source"]["checked"] == "2025-07-20"
     # the judges invocable from us-west-2 go through their US profiles; the ones past end of life are refused
     judges = {judge["model_id"]: judge for judge in view["judges"]}
     assert judges["amazon.nova-pro-v1:0"]["invocation_id"] == "us.amazon.nova-pro-v1:0"

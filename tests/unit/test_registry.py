@@ -15,6 +15,8 @@ from lambdas.registry import (
     CustomizationType,
     JudgeNotInvocableError,
     Lifecycle,
+    ListPrice,
+    ListPrices,
     ModelNotInRegionError,
     alternative_judge,
     get_model,
@@ -66,10 +68,17 @@ def test_every_model_can_be_invoked_wherever_it_is_customized_and_names_its_sour
         for invocation in spec.invocation_ids.values():
             assert invocation in (spec.foundation_model_id, f"us.{spec.foundation_model_id}"), spec.model_id
         assert {"regions", "customization_types", "invocation_ids", "lifecycle", "serving"} <= set(spec.sources)
-        for source in [*spec.sources.values(), spec.prices.source]:
-            assert source is not None
+        for source in spec.sources.values():
             assert source.url.startswith("https://")
             assert source.checked == TODAY
+        # every list price names its source, dated by the copy it was read from (never after the day it was read)
+        assert set(spec.prices) <= set(spec.regions), spec.model_id
+        for prices in spec.prices.values():
+            for name in ListPrices.model_fields:
+                price = getattr(prices, name)
+                if isinstance(price, ListPrice):
+                    assert price.source.url.startswith("https://"), (spec.model_id, name)
+                    assert price.source.checked <= TODAY, (spec.model_id, name)
 
 
 def test_customization_types_are_botocores() -> None:

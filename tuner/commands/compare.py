@@ -54,8 +54,12 @@ def rows(a: Report, b: Report) -> list[tuple[str, str, str]]:
         return f"{stats.mean_delta:+.3g} [{stats.ci_low:+.3g}, {stats.ci_high:+.3g}] on {stats.n}"
 
     def cost(report: Report) -> str:
+        from lambdas.pricing import fmt_usd
+
+        if report.cost is not None and report.cost.total_usd is not None:
+            return ("at least " if not report.cost.complete else "") + fmt_usd(report.cost.total_usd)
         value = report.capacity.estimated_cost_usd if report.capacity else None
-        return f"${value:,.2f}" if value is not None else "n/a"
+        return f"capacity ${value:,.2f}" if value is not None else "n/a"
 
     def loss(report: Report) -> str:
         means = report.loss.validation_epoch_means or report.loss.training_epoch_means
@@ -74,7 +78,7 @@ def rows(a: Report, b: Report) -> list[tuple[str, str, str]]:
     out += [(f"hyperparameter {h}", a.hyperparameters.get(h, "-"), b.hyperparameters.get(h, "-")) for h in hyper]
     out += [
         ("final loss (validation, else training)", loss(a), loss(b)),
-        ("capacity cost (estimated)", cost(a), cost(b)),
+        ("total cost (estimated, list prices)", cost(a), cost(b)),
     ]
     return out
 

@@ -4,7 +4,8 @@ Everything comes from the registry (``lambdas/registry.py``), whose facts name t
 day they were checked. For each region: every registry model Bedrock customizes there, how its customized version
 can be served (``on-demand`` deployment or ``provisioned`` throughput, the ``inference_mode`` values), the id that
 invokes the base model from that region (its plain id, or a cross-Region inference profile), its lifecycle today
-(a model past its Legacy or end-of-life date is listed, marked, and refused by synth), list prices where documented,
+(a model past its Legacy or end-of-life date is listed, marked, and refused by synth), its dated list prices there
+(each with its source; a price no source gave is absent, not guessed),
 and the judges that can be invoked from the region. ``--json`` prints one object: the region's, with ``--region``;
 otherwise ``{"today", "regions": [...]}``.
 """
@@ -18,11 +19,12 @@ from datetime import date
 from pydantic import BaseModel
 
 from lambdas.clock import utc_now
+from lambdas.pricing import fmt_price
 from lambdas.registry import (
     JUDGES,
     JudgeSpec,
     Lifecycle,
-    ModelPrices,
+    ListPrices,
     ModelSpec,
     Serving,
     Source,
@@ -51,7 +53,7 @@ class ModelView(BaseModel):
     end_of_life: date | None
     fine_tunable: bool
     why_not: str | None
-    prices: ModelPrices
+    prices: ListPrices  # in this Region
     sources: dict[str, Source]
 
 
@@ -106,7 +108,7 @@ def _model_view(spec: ModelSpec, region: str, today: date) -> ModelView:
         end_of_life=spec.end_of_life,
         fine_tunable=why_not is None,
         why_not=why_not,
-        prices=spec.prices,
+        prices=spec.prices.get(region, ListPrices(note=f"no list prices for {region}")),
         sources=spec.sources,
     )
 
@@ -167,9 +169,24 @@ def _text(view: RegionView) -> str:
     refused = [f"{judge.model_id} ({judge.why_not})" for judge in view.judges if not judge.invocable]
     if refused:
         lines.append(f"  judges refused: {', '.join(refused)}")
-    if all(model.prices.training_per_1k_tokens is None for model in view.models):
-        lines.append(f"  prices: {view.models[0].prices.note}")
+    lines.append("  list prices (USD; as of the date of each figure's source):")
+    for model in view.models:
+        lines.append(f"    {model.model_id:<{width}}  {_prices_text(model.prices)}")
     return "\n".join(lines)
+
+
+def _prices_text(prices: ListPrices) -> str:
+    figures = [
+        (prices.training_per_1k_tokens, "training /1k tokens"),
+        (prices.provisioned_throughput_per_model_unit_hour, "/model unit hour"),
+        (prices.on_demand_input_per_1k_tokens, "in /1k"),
+        (prices.on_demand_output_per_1k_tokens, "out /1k"),
+        (prices.custom_model_storage_per_month, "storage /month"),
+    ]
+    known = [f"{fmt_price(price.usd)} {what} ({price.source.checked})" for price, what in figures if price is not None]
+    missing = [what for price, what in figures if price is None]
+    text = ", ".join(known) if known else "none known"
+    return text + (f"; not known: {', '.join(missing)}" if missing else "")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -37,9 +37,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="none",
         help="what goes wrong (see below; default: none)",
     )
+    parser.add_argument(
+        "-c",
+        "--context",
+        action="append",
+        default=[],
+        metavar="fine_tuning.KEY=VALUE",
+        help="override one setting exactly as `cdk synth -c` does (the value is parsed as JSON where it parses), "
+        "e.g. -c fine_tuning.evaluation='{\"max_test_records\": 5}'; repeatable",
+    )
     parser.add_argument("--out", type=Path, metavar="DIR", help="where the artefacts go (default: runs/<run-id>/)")
     parser.add_argument("--quiet", action="store_true", help="no progress display, only the summary")
     parser.set_defaults(run=run)
+
+
+def context_pairs(values: list[str]) -> dict[str, str]:
+    """``-c fine_tuning.KEY=VALUE`` options as a mapping; anything else is a one-line usage error."""
+    pairs: dict[str, str] = {}
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep or not key.startswith("fine_tuning.") or key == "fine_tuning.":
+            raise UsageError(f"-c {value!r}: expected fine_tuning.KEY=VALUE, as with `cdk synth -c`")
+        pairs[key] = text
+    return pairs
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,7 +80,13 @@ def run(args: argparse.Namespace) -> int:
     from tuner.local.harness import LocalRun, LocalRunError, RunRequest
     from tuner.local.progress import ConsoleObserver, print_summary
 
-    request = RunRequest(dataset=args.file, model_id=args.model, scenario=Scenario(args.simulate), out_dir=args.out)
+    request = RunRequest(
+        dataset=args.file,
+        model_id=args.model,
+        scenario=Scenario(args.simulate),
+        out_dir=args.out,
+        context=context_pairs(args.context),
+    )
     observer = ConsoleObserver(quiet=args.quiet)
     try:
         local_run = LocalRun(request, observer=observer)

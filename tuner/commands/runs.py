@@ -1,4 +1,5 @@
-"""``python -m tuner runs``: every run at a glance: id, date, model, status, verdict, primary delta with its CI, cost.
+"""``python -m tuner runs``: every run at a glance: id, date, model, status, verdict, primary delta with its CI, and
+the total estimated cost (training, capacity, evaluation and a month of storage, from list prices).
 
 Reads report.json of each run: the folders under ``--dir`` (default ``runs/``, where the local harness writes), or
 ``runs/<run-id>/report.json`` in the stack's bucket with ``--bucket`` (your AWS credentials and region).
@@ -36,6 +37,7 @@ def summary(report: Report) -> dict[str, Any]:
         next((m for m in verdict.metrics if m.name == verdict.primary_metric), None) if verdict is not None else None
     )
     capacity = report.capacity
+    cost = report.cost
     return {
         "run_id": report.run.run_id,
         "received_at": report.run.received_at.isoformat(),
@@ -48,9 +50,22 @@ def summary(report: Report) -> dict[str, Any]:
         "ci_low": primary.ci_low if primary is not None else None,
         "ci_high": primary.ci_high if primary is not None else None,
         "n": primary.n if primary is not None else None,
-        "estimated_cost_usd": capacity.estimated_cost_usd if capacity is not None else None,
+        # The total when the report has a cost section; reports written before it only estimated the capacity.
+        "estimated_cost_usd": cost.total_usd if cost is not None else None,
+        "estimated_cost_complete": cost.complete if cost is not None else None,
+        "estimated_cost_label": cost.label if cost is not None else None,
+        "capacity_cost_usd": capacity.estimated_cost_usd if capacity is not None else None,
         "headline": report.headline,
     }
+
+
+def _cost_cell(row: dict[str, Any]) -> str:
+    from lambdas.pricing import fmt_usd
+
+    if row["estimated_cost_usd"] is None:
+        capacity = row["capacity_cost_usd"]
+        return f"capacity {fmt_usd(capacity)}" if capacity is not None else "n/a"
+    return ("at least " if row["estimated_cost_complete"] is False else "") + fmt_usd(row["estimated_cost_usd"])
 
 
 def _from_dir(folder: Path) -> list[tuple[str, Report]]:
@@ -97,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     table = Table(title=f"{len(rows)} run(s)")
-    for column in ("run", "received", "model", "status", "verdict", "primary delta [95% CI]", "n", "capacity cost"):
+    for column in ("run", "received", "model", "status", "verdict", "primary delta [95% CI]", "n", "est. cost"):
         table.add_column(column)
     for row in rows:
         delta = (
@@ -105,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
             if row["mean_delta"] is not None and row["ci_low"] is not None and row["ci_high"] is not None
             else "n/a"
         )
-        cost = f"${row['estimated_cost_usd']:,.2f}" if row["estimated_cost_usd"] is not None else "n/a"
+        cost = _cost_cell(row)
         table.add_row(
             row["run_id"] + (" (EMULATED)" if row["emulated"] else ""),
             row["received_at"][:19],

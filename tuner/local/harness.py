@@ -64,6 +64,8 @@ class RunRequest:
     # Objects put in the bucket before the drop: {"eval/set.jsonl": Path} for evaluation.test_set.
     bucket_files: Mapping[str, Path] = field(default_factory=dict)
     converse_latency_seconds: float = 0.0  # real seconds each emulated Converse call takes (benchmarks)
+    # `-c fine_tuning.<key>=<value>` pairs, applied last and exactly as `cdk synth -c` applies them
+    context: Mapping[str, str] = field(default_factory=dict)
     execution_limit_seconds: float = EXECUTION_LIMIT_SECONDS  # real seconds before a run is declared stuck
 
 
@@ -117,11 +119,18 @@ def deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[st
     return merged
 
 
-def resolve_settings(model_id: str | None, overrides: Mapping[str, Any]) -> dict[str, Any]:
+def resolve_settings(
+    model_id: str | None, overrides: Mapping[str, Any], context: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """cdk.json's ``fine_tuning`` context with the run's overrides, validated the way synthesis validates it."""
+    from infra.config import SettingsError, apply_dotted_context
+
     cdk_json = REPO_ROOT / "cdk.json"
     base = json.loads(cdk_json.read_text()).get("context", {}).get(CONTEXT_KEY, {}) if cdk_json.is_file() else {}
-    merged = deep_merge(base, overrides)
+    try:
+        merged = apply_dotted_context(deep_merge(base, overrides), context or {})
+    except SettingsError as error:
+        raise LocalRunError(str(error).replace("\n", " ")) from None
     if model_id is not None:
         try:
             get_model(model_id)
@@ -248,7 +257,9 @@ class LocalRun:
         for key, path in request.bucket_files.items():
             if not path.is_file():
                 raise LocalRunError(f"{path} (for s3 key {key}) does not exist or is not a file")
-        self.settings = resolve_settings(request.model_id, request.settings_overrides)
+        # A scenario's own settings (over-budget's budget) go on top of the run's overrides.
+        overrides = deep_merge(request.settings_overrides, request.scenario.settings_overrides)
+        self.settings = resolve_settings(request.model_id, overrides, request.context)
         self.spec = get_model(self.settings["base_model_id"])
         self.region = self.spec.regions[0]
         self.clock = SimulatedClock(request.clock_start)

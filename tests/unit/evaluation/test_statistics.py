@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -61,21 +62,6 @@ def test_five_thousand_questions_are_bootstrapped_in_bounded_memory():
     mean = math.fsum(deltas) / len(deltas)
     assert low < mean < high
     assert high - low == pytest.approx(2 * 1.96 / math.sqrt(5_000), rel=0.1)
-
-
-@pytest.mark.parametrize(
-    ("deltas", "options", "message"),
-    [
-        ([], {}, "empty"),
-        ([1.0, math.nan], {}, "finite"),
-        ([1.0, 2.0], {"resamples": 0}, "resamples"),
-        ([1.0, 2.0], {"confidence": 1.0}, "confidence"),
-    ],
-    ids=["empty", "nan", "no-resamples", "confidence-1"],
-)
-def test_bootstrap_refuses_what_it_cannot_answer(deltas, options, message):
-    with pytest.raises(ValueError, match=message):
-        bootstrap_mean_ci(deltas, **options)
 
 
 @pytest.mark.parametrize(
@@ -158,3 +144,91 @@ def test_the_verdict_and_statistics_modules_import_without_numpy():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_constant_sample_is_answered_exactly_without_the_means_rounding_error():
+    # Given three deltas of 0.1 (whose float mean is 0.10000000000000002), When bootstrapped, Then exactly 0.1
+    assert bootstrap_mean_ci([0.1, 0.1, 0.1]) == (0.1, 0.1)
+
+
+def test_the_defaults_are_ten_thousand_resamples_from_seed_0():
+    # The report records an interval; the same deltas must give it again, years later, from the defaults alone
+    deltas = _normal(30, 0.2, 1.0, seed=4)
+    assert bootstrap_mean_ci(deltas) == bootstrap_mean_ci(deltas, resamples=10_000, seed=0)
+    stats = paired_statistics("judge_correctness", deltas, asked=30)
+    assert (stats.ci_low, stats.ci_high) == bootstrap_mean_ci(deltas, resamples=10_000, seed=0)
+
+
+def test_paired_statistics_bootstraps_with_the_resamples_and_seed_it_is_given():
+    deltas = _normal(30, 0.2, 1.0, seed=4)
+    stats = paired_statistics("judge_correctness", [*deltas, None], asked=31, resamples=500, seed=3)
+    assert (stats.ci_low, stats.ci_high) == bootstrap_mean_ci(deltas, resamples=500, seed=3)
+
+
+def test_a_single_resample_is_allowed_and_is_its_own_interval():
+    low, high = bootstrap_mean_ci([0.0, 1.0], resamples=1, seed=2)
+    assert low == high
+    assert low in (0.0, 0.5, 1.0)
+
+
+class _CountingGenerator:
+    """Wraps numpy's generator to record the shape of every draw of resample indices."""
+
+    def __init__(self, generator, shapes):
+        self._generator = generator
+        self._shapes = shapes
+
+    def integers(self, *args, **kwargs):
+        self._shapes.append(kwargs["size"])
+        return self._generator.integers(*args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("chunk_elements", "questions", "rows_per_draw"),
+    [(7 * 40, 40, 7), (10, 40, 1)],
+    ids=["whole-rows-per-chunk", "a-row-larger-than-a-chunk"],
+)
+def test_every_resample_is_drawn_once_in_chunks_that_bound_memory(
+    monkeypatch, chunk_elements, questions, rows_per_draw
+):
+    # Given a chunk size, When 100 resamples of the questions are drawn
+    import numpy as np
+
+    shapes: list[tuple[int, int]] = []
+    real_default_rng = np.random.default_rng
+    monkeypatch.setattr(np.random, "default_rng", lambda seed: _CountingGenerator(real_default_rng(seed), shapes))
+    monkeypatch.setattr(statistics_module, "_BOOTSTRAP_CHUNK_ELEMENTS", chunk_elements)
+    bootstrap_mean_ci(_normal(questions, 0.0, 1.0, seed=5), resamples=100, seed=1)
+    # Then each draw holds at most a chunk (or one resample, when one alone is larger), and together exactly 100
+    assert sum(rows for rows, _ in shapes) == 100
+    assert {columns for _, columns in shapes} == {questions}
+    assert max(rows for rows, _ in shapes) == rows_per_draw
+
+
+@pytest.mark.parametrize(
+    ("deltas", "options", "message"),
+    [
+        ([], {}, "cannot bootstrap an empty sample"),
+        ([1.0, math.nan], {}, "deltas must be finite numbers"),
+        ([1.0, math.inf], {}, "deltas must be finite numbers"),
+        ([1.0, 2.0], {"resamples": 0}, "resamples must be at least 1, not 0"),
+        ([1.0, 2.0], {"confidence": 0.0}, "confidence must be between 0 and 1, not 0.0"),
+        ([1.0, 2.0], {"confidence": 1.0}, "confidence must be between 0 and 1, not 1.0"),
+    ],
+    ids=["empty", "nan", "infinite", "no-resamples", "confidence-0", "confidence-1"],
+)
+def test_bootstrap_refusals_say_what_is_wrong(deltas, options, message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        bootstrap_mean_ci(deltas, **options)
+
+
+def test_a_delta_of_exactly_the_tie_tolerance_is_decided():
+    # Given deltas at +-1e-9 (the tolerance itself) and one just inside it
+    stats = paired_statistics("bertscore_f1", [1e-9, -1e-9, 5e-10], asked=3)
+    # Then the first is a win, the second a loss, and only the third a tie
+    assert (stats.wins, stats.ties, stats.losses) == (1, 1, 1)
+
+
+def test_two_scored_questions_have_a_spread():
+    stats = paired_statistics("judge_correctness", [1.0, 3.0, None], asked=3)
+    assert stats.sd_delta == pytest.approx(math.sqrt(2))

@@ -68,3 +68,31 @@ class FixedClock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+class ListsThroughputsAsGiven:
+    """A bedrock client whose throughput listing returns ``summaries`` as given; every other call goes to ``client``.
+
+    The Stubber refuses a summary without the fields Bedrock's model marks as required (``creationTime``,
+    ``modelUnits``); the code must still not delete, or misprice, what an SDK or the service lists without them.
+    """
+
+    def __init__(self, client: Any, summaries: list[dict[str, Any]]) -> None:
+        self._client = client
+        self._summaries = summaries
+
+    def get_paginator(self, operation: str) -> Any:
+        if operation != "list_provisioned_model_throughputs":
+            return self._client.get_paginator(operation)
+        return _OnePage({"provisionedModelSummaries": self._summaries})
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+class _OnePage:
+    def __init__(self, page: dict[str, Any]) -> None:
+        self._page = page
+
+    def paginate(self, **_: Any) -> list[dict[str, Any]]:
+        return [self._page]

@@ -8,6 +8,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from lambdas.errors import TransientServiceError
 from lambdas.lifecycle.cleanup import ExecutionEnded, cleanup_after_execution
 from lambdas.lifecycle.names import capacity_name, job_name
 from tests.unit.lifecycle.factories import T0, make_run
@@ -123,3 +124,56 @@ def test_an_execution_without_a_run_is_ignored(bedrock_stub: Any, sfn_stub: Any)
     )
     result = cleanup_after_execution(bedrock, sfn, event("FAILED"))
     assert result.ignored_reason == "the execution input holds no run configuration"
+
+
+@pytest.mark.parametrize(
+    ("detail", "reason"),
+    [
+        ({"stateMachineArn": STATE_MACHINE, "status": "ABORTED"}, "the event names no execution"),
+        ({"executionArn": EXECUTION, "stateMachineArn": STATE_MACHINE}, "status (none) needs no cleanup"),
+        ({"executionArn": EXECUTION, "status": "FAILED"}, "another state machine's execution"),
+        (
+            {"executionArn": EXECUTION, "stateMachineArn": STATE_MACHINE, "status": "SUCCEEDED"},
+            "status SUCCEEDED needs",
+        ),
+    ],
+    ids=["no-execution", "no-status", "no-state-machine", "succeeded"],
+)
+def test_an_event_that_names_no_execution_of_ours_is_ignored_without_a_call(
+    bedrock_stub: Any, sfn_stub: Any, detail: dict[str, str], reason: str
+) -> None:
+    # Given an event missing a field the cleanup needs (no response is queued: any AWS call would fail the test)
+    bedrock, _stubber = bedrock_stub
+    sfn, _sfn_stubber = sfn_stub
+    ended = ExecutionEnded.from_event({"detail-type": "Step Functions Execution Status Change", "detail": detail})
+    # When handled / Then it is ignored, saying why, and nothing is looked up, stopped or deleted
+    result = cleanup_after_execution(bedrock, sfn, ended, state_machine_arn=STATE_MACHINE)
+    assert result.ignored_reason is not None
+    assert result.ignored_reason.startswith(reason)
+    assert (result.run_id, result.job_name, result.capacity) == (None, None, None)
+
+
+def test_an_event_without_detail_reads_as_empty_fields() -> None:
+    assert ExecutionEnded.from_event({}) == ExecutionEnded(execution_arn="", state_machine_arn="", status="")
+
+
+def test_a_failed_execution_lookup_says_which_execution(bedrock_stub: Any, sfn_stub: Any) -> None:
+    bedrock, _stubber = bedrock_stub
+    sfn, sfn_stubber = sfn_stub
+    sfn_stubber.add_client_error("describe_execution", "ThrottlingException", "Rate exceeded", 400)
+    with pytest.raises(TransientServiceError, match=f"^describing execution {EXECUTION}: ThrottlingException"):
+        cleanup_after_execution(bedrock, sfn, event("ABORTED"))
+
+
+def test_the_result_names_the_job_it_looked_for(bedrock_stub: Any, sfn_stub: Any, fixed_clock: Any) -> None:
+    # Given an aborted execution whose job was never created
+    bedrock, stubber = bedrock_stub
+    sfn, sfn_stubber = sfn_stub
+    run = make_run()
+    describe(sfn_stubber, run)
+    stubber.add_client_error("get_model_customization_job", "ResourceNotFoundException", "no job", 404)
+    expect_pt_lookup(stubber, capacity_name(run), [])
+    # When cleaned up / Then the result says which job name was looked for and that none existed
+    result = cleanup_after_execution(bedrock, sfn, event("ABORTED"), state_machine_arn=STATE_MACHINE)
+    assert (result.job_name, result.job_status_found, result.job_stop_requested) == (job_name(run), None, False)
+    assert result.ignored_reason is None

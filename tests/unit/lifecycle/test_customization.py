@@ -203,9 +203,14 @@ def test_poll_reports_every_status(
         extra["outputModelArn"] = CUSTOM_MODEL_ARN
     if status == "Failed":
         extra["failureMessage"] = "Training data has 12 invalid records"
+    ended = datetime(2026, 3, 1, 10, 40, tzinfo=UTC)
+    if status in ("Completed", "Failed", "Stopped"):
+        extra["endTime"] = ended
     stubber.add_response("get_model_customization_job", _job(run, status, **extra), {"jobIdentifier": job_name(run)})
     output = poll_customization_job(client, run, job_name(run), previous_polls=3)
     assert output.status == status
+    # the job's end time is recorded once it has ended (the report shows it, and how long the job took)
+    assert output.ended_at == (ended if "endTime" in extra else None)
     assert output.polls == 4
     assert output.wait_seconds == job_wait_seconds(4, run.settings.polling)
     assert output.custom_model_arn == model_arn

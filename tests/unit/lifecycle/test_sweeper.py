@@ -9,8 +9,9 @@ import pytest
 from botocore.exceptions import ClientError, OperationNotPageableError
 from botocore.stub import ANY, Stubber
 
+from lambdas.errors import TransientServiceError
 from lambdas.lifecycle.sweeper import SweepIncompleteError, sweep_expired_capacity
-from tests.unit.lifecycle.factories import STACK, T0
+from tests.unit.lifecycle.factories import PT_ARN, STACK, T0, ListsThroughputsAsGiven
 from tests.unit.lifecycle.test_capacity import deployment_summary, pt_summary
 
 TOPIC = "arn:aws:sns:us-west-2:123456789012:fine-tuning"
@@ -276,5 +277,259 @@ def test_when_no_kind_can_be_listed_the_cause_itself_is_raised(bedrock_stub: Any
     for operation in ("list_provisioned_model_throughputs", "list_custom_model_deployments"):
         stubber.add_client_error(operation, "UnrecognizedClientException", "The security token is invalid.", 403)
     # When swept / Then nothing was swept, and the caller sees the error it can act on, not a partial sweep
+    with pytest.raises(ClientError, match="UnrecognizedClientException"):
+        sweep_expired_capacity(bedrock, stack_name=STACK, max_age_hours=4, raise_on_failure=False)
+
+
+# --- the survivors that would leave capacity billing, or the operator uninformed ------------------------------------
+COMMITTED = PT + "ffffffffffff"
+
+
+def test_a_committed_throughput_does_not_stop_the_sweep_and_the_message_says_what_is_kept(
+    bedrock_stub: Any, sns_stub: Any, fixed_clock: Any
+) -> None:
+    # Given this stack's expired committed throughput listed before an expired no-commitment one of 2 model units
+    bedrock, stubber = bedrock_stub
+    sns, sns_stubber = sns_stub
+    fixed_clock.now = T0 + timedelta(hours=5)
+    committed = {**pt_summary("ft-serve-committed", arn=COMMITTED), "commitmentDuration": "OneMonth"}
+    stubber.add_response(
+        "list_provisioned_model_throughputs",
+        {"provisionedModelSummaries": [committed, pt_summary("ft-serve-old", arn=OURS_OLD, units=2)]},
+        {},
+    )
+    stubber.add_response("list_tags_for_resource", tags(STACK, "run-c"), {"resourceARN": COMMITTED})
+    stubber.add_response("list_tags_for_resource", tags(STACK, "run-old"), {"resourceARN": OURS_OLD})
+    stubber.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []}, {})
+    stubber.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": OURS_OLD})
+    # after the sweep only the committed one is alive
+    stubber.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": [committed]}, {})
+    stubber.add_response("list_tags_for_resource", tags(STACK, "run-c"), {"resourceARN": COMMITTED})
+    stubber.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []}, {})
+    sns_stubber.add_response(
+        "publish",
+        {"MessageId": "m-4"},
+        {
+            "TopicArn": TOPIC,
+            "Subject": f"Fine-tuning sweeper ({STACK}): deleted 1, failed 0",
+            "Message": ANY,
+            "MessageAttributes": {
+                "event": {"DataType": "String", "StringValue": "capacity-swept"},
+                "deleted": {"DataType": "Number", "StringValue": "1"},
+            },
+        },
+    )
+    sent: dict[str, Any] = {}
+    sns.meta.events.register("provide-client-params.sns.Publish", lambda params, **_: sent.update(params))
+    # When the sweeper runs
+    result = sweep_expired_capacity(bedrock, stack_name=STACK, max_age_hours=4, sns=sns, topic_arn=TOPIC)
+    # Then the sweep went on past the committed one, and the email names both and what is still alive
+    assert [item.arn for item in result.kept_committed] == [COMMITTED]
+    assert [item.arn for item in result.deleted] == [OURS_OLD]
+    assert result.complete
+    assert sent["Message"] == "\n".join(
+        [
+            f"sweep of stack {STACK}: deleted 1, failed 0, checked 2 (max age 4 h)",
+            "",
+            f"deleted provisioned-throughput ft-serve-old (run run-old, age 5 h) {OURS_OLD}",
+            f"kept committed throughput ft-serve-committed {COMMITTED}: it cannot be deleted before its term",
+            "",
+            "Still alive after this sweep:",
+            "  provisioned-throughput ft-serve-committed (run run-c, InService, age 5.0 h): "
+            f"a committed throughput cannot be deleted before its term {COMMITTED}",
+        ]
+    )
+
+
+def test_capacity_of_unknown_age_is_never_swept(bedrock_stub: Any, fixed_clock: Any) -> None:
+    # Given this stack's throughput listed without a creation time (a run may be using it right now)
+    bedrock, stubber = bedrock_stub
+    fixed_clock.now = T0 + timedelta(days=30)
+    ageless = {key: value for key, value in pt_summary("ft-serve-now", arn=OURS_OLD).items() if key != "creationTime"}
+    stubber.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []}, {})
+    # When swept (no tag read and no delete is queued: either would fail the test)
+    result = sweep_expired_capacity(ListsThroughputsAsGiven(bedrock, [ageless]), stack_name=STACK, max_age_hours=4)
+    # Then it was looked at and kept
+    assert (result.checked, result.deleted, result.failed) == (1, [], [])
+
+
+def test_capacity_deleted_while_its_tags_are_read_does_not_stop_the_sweep(bedrock_stub: Any, fixed_clock: Any) -> None:
+    # Given two expired throughputs, the first of which disappears between the listing and the tag read
+    bedrock, stubber = bedrock_stub
+    fixed_clock.now = T0 + timedelta(hours=5)
+    stubber.add_response(
+        "list_provisioned_model_throughputs",
+        {"provisionedModelSummaries": [pt_summary("gone", arn=UNTAGGED), pt_summary("ft-serve-old", arn=OURS_OLD)]},
+    )
+    stubber.add_client_error("list_tags_for_resource", "ResourceNotFoundException", "no such resource", 404)
+    stubber.add_response("list_tags_for_resource", tags(STACK, "run-old"), {"resourceARN": OURS_OLD})
+    stubber.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []})
+    stubber.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": OURS_OLD})
+    # When swept / Then the vanished one is neither a failure nor a reason to stop, and ours is deleted
+    result = sweep_expired_capacity(bedrock, stack_name=STACK, max_age_hours=4)
+    assert [item.arn for item in result.deleted] == [OURS_OLD]
+    assert result.complete
+    assert result.summary() == f"sweep of stack {STACK}: deleted 1, failed 0, checked 2 (max age 4 h)"
+
+
+def test_a_resource_without_any_tags_is_not_ours(bedrock_stub: Any, fixed_clock: Any) -> None:
+    bedrock, stubber = bedrock_stub
+    fixed_clock.now = T0 + timedelta(hours=5)
+    stubber.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": [pt_summary("bare")]})
+    stubber.add_response("list_tags_for_resource", {})
+    stubber.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []})
+    result = sweep_expired_capacity(bedrock, stack_name=STACK, max_age_hours=4)
+    assert (result.checked, result.deleted) == (1, [])
+
+
+@pytest.mark.parametrize(
+    ("age", "swept"),
+    [(timedelta(hours=4), False), (timedelta(hours=4, seconds=1), True)],
+    ids=["exactly-the-lifetime-is-kept", "a-second-older-is-swept"],
+)
+def test_the_maximum_lifetime_is_a_strict_bound(
+    bedrock_stub: Any, fixed_clock: Any, age: timedelta, swept: bool
+) -> None:
+    bedrock, stubber = bedrock_stub
+    fixed_clock.now = T0 + age
+    stubber.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": [pt_summary("a")]})
+    if swept:
+        stubber.add_response("list_tags_for_resource", tags(STACK), {"resourceARN": PT_ARN})
+    stubber.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []})
+    if swept:
+        stubber.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": PT_ARN})
+    result = sweep_expired_capacity(bedrock, stack_name=STACK, max_age_hours=4)
+    assert len(result.deleted) == int(swept)
+
+
+def test_ages_are_reported_in_hours_to_the_hundredth(bedrock_stub: Any, fixed_clock: Any) -> None:
+    bedrock, stubber = bedrock_stub
+    fixed_clock.now = T0 + timedelta(hours=30, minutes=20)
+    queue_throughputs(stubber)
+    stubber.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []})
+    result = sweep_expired_capacity(bedrock, stack_name=STACK, max_age_hours=4, dry_run=True)
+    assert result.deleted[0].age_hours == 30.33
+    assert result.deleted[0].created_at == T0
+    assert result.summary() == f"sweep of stack {STACK}: would delete 1, failed 0, checked 1 (max age 4 h)"
+
+
+def test_a_tag_read_that_fails_is_reported_with_its_cause(bedrock_stub: Any, fixed_clock: Any) -> None:
+    bedrock, stubber = bedrock_stub
+    fixed_clock.now = T0 + timedelta(hours=5)
+    stubber.add_response(
+        "list_provisioned_model_throughputs", {"provisionedModelSummaries": [pt_summary("ft-serve-old", arn=OURS_OLD)]}
+    )
+    stubber.add_client_error("list_tags_for_resource", "ThrottlingException", "Rate exceeded", 429)
+    stubber.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []})
+    result = sweep_expired_capacity(bedrock, stack_name=STACK, max_age_hours=4, raise_on_failure=False)
+    (failure,) = result.lookup_failures
+    assert (failure.kind.value, failure.arn) == ("provisioned-throughput", OURS_OLD)
+    assert failure.error == f"TransientServiceError: reading tags of {OURS_OLD}: ThrottlingException: Rate exceeded"
+
+
+def test_a_failed_delete_keeps_its_cause(bedrock_stub: Any, fixed_clock: Any) -> None:
+    bedrock, stubber = bedrock_stub
+    fixed_clock.now = T0 + timedelta(hours=5)
+    queue_throughputs(stubber)
+    stubber.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []})
+    stubber.add_client_error("delete_provisioned_model_throughput", "AccessDeniedException", "denied", 403)
+    result = sweep_expired_capacity(bedrock, stack_name=STACK, max_age_hours=4, raise_on_failure=False)
+    (failed,) = result.failed
+    assert failed.error == (
+        "AccessDeniedException: An error occurred (AccessDeniedException) when calling the "
+        "DeleteProvisionedModelThroughput operation: denied"
+    )
+    assert result.summary() == f"sweep of stack {STACK}: deleted 0, failed 1, checked 1 (max age 4 h)"
+
+
+def test_without_a_topic_nothing_is_published(bedrock_stub: Any, sns_stub: Any, fixed_clock: Any) -> None:
+    # Given an SNS client but no topic configured (no publish is queued: publishing would fail the test)
+    bedrock, stubber = bedrock_stub
+    sns, _sns_stubber = sns_stub
+    fixed_clock.now = T0 + timedelta(hours=5)
+    queue_throughputs(stubber)
+    stubber.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []})
+    stubber.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": OURS_OLD})
+    result = sweep_expired_capacity(bedrock, stack_name=STACK, max_age_hours=4, sns=sns)
+    assert (len(result.deleted), result.message_id) == (1, None)
+
+
+def _sweep_one_and_publish(bedrock_stub: Any, sns_stub: Any, stack: str) -> dict[str, Any]:
+    bedrock, stubber = bedrock_stub
+    sns, sns_stubber = sns_stub
+    stubber.add_response(
+        "list_provisioned_model_throughputs", {"provisionedModelSummaries": [pt_summary("ft-serve-old", arn=OURS_OLD)]}
+    )
+    stubber.add_response("list_tags_for_resource", tags(stack, "run-old"), {"resourceARN": OURS_OLD})
+    stubber.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []})
+    stubber.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": OURS_OLD})
+    stubber.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": []})
+    stubber.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []})
+    sent = _published(sns, sns_stubber)
+    sweep_expired_capacity(bedrock, stack_name=stack, max_age_hours=4, sns=sns, topic_arn=TOPIC)
+    return sent
+
+
+def test_the_message_says_when_nothing_is_left(bedrock_stub: Any, sns_stub: Any, fixed_clock: Any) -> None:
+    fixed_clock.now = T0 + timedelta(hours=5)
+    sent = _sweep_one_and_publish(bedrock_stub, sns_stub, STACK)
+    assert sent["Message"] == "\n".join(
+        [
+            f"sweep of stack {STACK}: deleted 1, failed 0, checked 1 (max age 4 h)",
+            "",
+            f"deleted provisioned-throughput ft-serve-old (run run-old, age 5 h) {OURS_OLD}",
+            "",
+            "Nothing of this stack is alive after this sweep.",
+        ]
+    )
+
+
+def test_the_subject_fits_snss_100_characters(bedrock_stub: Any, sns_stub: Any, fixed_clock: Any) -> None:
+    fixed_clock.now = T0 + timedelta(hours=5)
+    long_stack = "S" * 120
+    sent = _sweep_one_and_publish(bedrock_stub, sns_stub, long_stack)
+    assert sent["Subject"] == f"Fine-tuning sweeper ({long_stack}"[:100]
+
+
+def test_what_is_alive_that_cannot_be_listed_is_said_in_the_message(
+    bedrock_stub: Any, sns_stub: Any, fixed_clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the inventory after the sweep fails for a reason of its own
+    def broken_inventory(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("inventory exploded")
+
+    monkeypatch.setattr("lambdas.lifecycle.inventory.capacity_inventory", broken_inventory)
+    bedrock, stubber = bedrock_stub
+    sns, sns_stubber = sns_stub
+    fixed_clock.now = T0 + timedelta(hours=5)
+    queue_throughputs(stubber)
+    stubber.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []})
+    stubber.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": OURS_OLD})
+    sent = _published(sns, sns_stubber)
+    # When swept / Then the sweep's own result still goes out, saying what could not be listed
+    sweep_expired_capacity(bedrock, stack_name=STACK, max_age_hours=4, sns=sns, topic_arn=TOPIC)
+    assert sent["Message"].endswith(
+        "Still alive after this sweep:\n  (could not list what is alive: RuntimeError: inventory exploded)"
+    )
+
+
+def test_a_notification_that_cannot_be_sent_says_so(bedrock_stub: Any, sns_stub: Any, fixed_clock: Any) -> None:
+    bedrock, stubber = bedrock_stub
+    sns, sns_stubber = sns_stub
+    fixed_clock.now = T0 + timedelta(hours=5)
+    queue_throughputs(stubber)
+    stubber.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []})
+    stubber.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": OURS_OLD})
+    stubber.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": []})
+    stubber.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []})
+    sns_stubber.add_client_error("publish", "ThrottlingException", "Rate exceeded", 400)
+    with pytest.raises(TransientServiceError, match=r"^publishing the sweep notification: ThrottlingException"):
+        sweep_expired_capacity(bedrock, stack_name=STACK, max_age_hours=4, sns=sns, topic_arn=TOPIC)
+
+
+def test_when_no_kind_can_be_listed_the_first_listings_error_is_raised(bedrock_stub: Any, fixed_clock: Any) -> None:
+    bedrock, stubber = bedrock_stub
+    stubber.add_client_error("list_provisioned_model_throughputs", "UnrecognizedClientException", "bad token", 403)
+    stubber.add_client_error("list_custom_model_deployments", "AccessDeniedException", "not authorized", 403)
     with pytest.raises(ClientError, match="UnrecognizedClientException"):
         sweep_expired_capacity(bedrock, stack_name=STACK, max_age_hours=4, raise_on_failure=False)

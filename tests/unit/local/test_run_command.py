@@ -32,6 +32,12 @@ def dataset(tmp_path: Path) -> Path:
         # an --out that cannot be a folder: refused before synthesis, not a traceback after it
         (["run", "{dataset}", "--local", "--out", "{dataset}"], "data.jsonl: exists and is not a directory"),
         (["run", "{dataset}", "--local", "--out", "{dataset}/out"], "data.jsonl/out: Not a directory"),
+        # -c takes exactly what `cdk synth -c` takes, and refuses the same values with the setting named
+        (["run", "{dataset}", "--local", "-c", "evaluation=5"], "expected fine_tuning.KEY=VALUE"),
+        (
+            ["run", "{dataset}", "--local", "-c", 'fine_tuning.evaluation={"max_test_records": 0}'],
+            "evaluation.max_test_records",
+        ),
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(
@@ -55,3 +61,20 @@ def test_a_model_that_cannot_be_served_as_configured_is_refused_before_a_run() -
     assert resolve_settings("amazon.nova-lite-v1:0:300k", {"inference_mode": "on-demand"})["inference_mode"] == (
         "on-demand"
     )
+
+
+def test_context_options_replace_a_setting_exactly_as_cdk_synth_does() -> None:
+    from infra.config import settings_from_context
+    from tuner.local.harness import resolve_settings
+
+    context = {"fine_tuning.evaluation": '{"max_test_records": 5}', "fine_tuning.hyperparameters": '{"epochCount": 3}'}
+    rehearsed = resolve_settings(None, {}, context)
+    # the whole key is replaced (cdk.json's other evaluation settings fall back to their defaults), as at synth
+    assert rehearsed["evaluation"] == {"max_test_records": 5}
+    assert rehearsed["hyperparameters"] == {"epochCount": 3}
+    import json
+
+    cdk = json.loads((Path(__file__).resolve().parents[3] / "cdk.json").read_text())["context"]
+    synthesized = settings_from_context({**cdk, **context})
+    assert synthesized.evaluation.max_test_records == 5
+    assert synthesized.model_dump()["hyperparameters"] == rehearsed["hyperparameters"]

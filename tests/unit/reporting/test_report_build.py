@@ -24,9 +24,10 @@ def test_a_complete_run_succeeds_with_scores_and_cost_in_the_headline():
     report = build_report(succeeded_state(), now=T0, evaluation=evaluation_result())
     assert report.status is RunStatus.SUCCEEDED
     assert report.failure is None
-    # the verdict leads (here: too few questions for one), then the capacity's cost
+    # the verdict leads (here: too few questions for one), then the estimated cost: a lower bound, since this run's
+    # training, judge and storage prices are not known (the capacity is the delete step's estimate)
     assert report.headline == (
-        "inconclusive: only 2 questions were scored on both models; at least 10 are needed; capacity ~$132.00"
+        "inconclusive: only 2 questions were scored on both models; at least 10 are needed; est. cost at least $132.00"
     )
     assert report.capacity is not None
     assert report.capacity.lifetime_seconds == 1800.0

@@ -46,8 +46,20 @@ def test_runs_lists_every_run_with_status_and_verdict(runs_dir: Path, capsys: py
         "no_clear_difference",
         "inconclusive",
     }
-    assert by_status["SUCCEEDED"]["estimated_cost_usd"] == 132.0
+    # the total estimated cost: the capacity's $132 and the base model's answers (training, judge, storage unpriced)
+    succeeded = by_status["SUCCEEDED"]
+    assert succeeded["capacity_cost_usd"] == 132.0
+    assert succeeded["estimated_cost_usd"] == pytest.approx(132.0 + (8 * 0.00025 + 10 * 0.00125) / 1000, abs=1e-6)
+    assert succeeded["estimated_cost_complete"] is False
+    assert succeeded["estimated_cost_label"] == "estimated, list prices as of 2025-07-20"
+    # the failed run asked no question (no evaluation cost): its capacity is what it cost, as far as prices are known
+    assert (by_status["FAILED"]["estimated_cost_usd"], by_status["FAILED"]["estimated_cost_complete"]) == (132.0, False)
     assert by_status["FAILED"]["headline"].startswith("failed at StartCustomizationJob")
+    # the table shows the total, marked as a lower bound where prices were missing
+    assert main(["runs", "--dir", str(runs_dir)]) == 0
+    table = capsys.readouterr().out
+    assert "$132.00" in table
+    assert "at least" in table
 
 
 def test_runs_on_a_missing_folder_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
