@@ -88,6 +88,11 @@ class Preference(StrEnum):
     BASE = "base"
     TIE = "tie"
 
+    @property
+    def delta(self) -> float:
+        """The question's delta on the pairwise metric: +1 fine-tuned preferred, -1 base preferred, 0 a tie."""
+        return {Preference.FINE_TUNED: 1.0, Preference.BASE: -1.0}.get(self, 0.0)
+
 
 class PairwiseVerdict(_Model):
     """The pairwise judge on one question, asked twice: fine-tuned answer shown first (A), then base shown first.

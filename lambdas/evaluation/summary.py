@@ -26,8 +26,6 @@ from lambdas.evaluation.statistics import paired_statistics
 from lambdas.evaluation.verdict import MetricName, MetricStatistics, decide
 from lambdas.registry import ModelSpec, alternative_judge, same_family
 
-_PREFERENCE_DELTA = {Preference.FINE_TUNED: 1.0, Preference.BASE: -1.0, Preference.TIE: 0.0}
-
 
 def metric_statistics(
     items: Sequence[EvaluatedItem], *, judged: bool, pairwise: bool, seed: int = 0
@@ -54,7 +52,7 @@ def metric_statistics(
         for item in items:
             verdict = item.pairwise
             if verdict is not None and verdict.preference is not None:
-                deltas.append(_PREFERENCE_DELTA[verdict.preference])
+                deltas.append(verdict.preference.delta)
             else:
                 deltas.append(None)
                 if verdict is not None and verdict.error:

@@ -688,7 +688,7 @@ def _preferred_value(item: EvaluatedItem) -> float | None:
     verdict = item.pairwise
     if verdict is None or verdict.preference is None:
         return None
-    return {"fine_tuned": 1.0, "base": -1.0}.get(verdict.preference.value, 0.0)
+    return verdict.preference.delta
 
 
 def _regressed(item: EvaluatedItem) -> bool:

@@ -20,7 +20,7 @@ from statistics import fmean
 from typing import Any
 
 from lambdas.dataset.formats import lone_surrogate_in, parse_json
-from lambdas.evaluation.results import PairwiseVerdict, Preference
+from lambdas.evaluation.results import PairwiseVerdict
 from lambdas.evaluation.verdict import MetricName, Verdict, decide, describe
 from tuner.cli import EXIT_OK, UsageError
 
@@ -223,12 +223,11 @@ def compare(
             )
         )
     if pairwise is not None:
-        preference = {Preference.FINE_TUNED: 1.0, Preference.BASE: -1.0, Preference.TIE: 0.0}
         errors = [verdict.error for verdict in pairwise if verdict.error]
         metrics.append(
             paired_statistics(
                 MetricName.PAIRWISE_PREFERENCE,
-                [preference[v.preference] if v.preference is not None else None for v in pairwise],
+                [v.preference.delta if v.preference is not None else None for v in pairwise],
                 asked=len(pairwise),
                 first_error=errors[0] if errors else None,
             )
