@@ -77,6 +77,7 @@ STEPS = (
     ),
     StepSpec(StateName.DELETE_INFERENCE_CAPACITY, "Deletes the run's inference capacity", Duration.minutes(2)),
     StepSpec(StateName.WRITE_REPORT, "Writes report.json, report.md and report.html", Duration.minutes(2), 1024),
+    StepSpec(StateName.APPLY_RETENTION, "Keeps or deletes the run's custom model", Duration.minutes(1)),
     StepSpec(StateName.NOTIFY, "Publishes the run's outcome", Duration.minutes(1)),
 )
 # torch and the BERTScore model do not fit a zip package: these steps run in the evaluation image.
@@ -271,6 +272,7 @@ class FineTuningWorkflow(Construct):
         score = self._shard_map(StateName.SCORE_ANSWERS, timeout_retries=3)
         summarize = self._task(StateName.SUMMARIZE_EVALUATION)
         write_report = self._task(StateName.WRITE_REPORT)
+        retention = self._task(StateName.APPLY_RETENTION)
         notify = self._task(StateName.NOTIFY)
 
         succeeded = sfn.Succeed(self, "Succeeded", comment="The run succeeded; the report is under runs/<run-id>/")
@@ -303,8 +305,11 @@ class FineTuningWorkflow(Construct):
         )
         notify.next(outcome)
         self._catch_into(notify, StateName.NOTIFY, outcome)
-        write_report.next(notify)
+        # After the report (which states the decision), the custom model is kept or deleted; then the owner is told.
+        write_report.next(retention)
         self._catch_into(write_report, StateName.WRITE_REPORT, notify)
+        retention.next(notify)
+        self._catch_into(retention, StateName.APPLY_RETENTION, notify)
 
         # Before any capacity exists: failures go straight to the report.
         for task, state in (
@@ -405,6 +410,9 @@ class FineTuningWorkflow(Construct):
 
         def allow(state: StateName, actions: list[str], resources: list[str]) -> None:
             self.steps[state].add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
+
+        # The run's custom model is named at run time (custom-model/<base>/<id>): the retention step may delete one.
+        allow(StateName.APPLY_RETENTION, ["bedrock:DeleteCustomModel"], [custom_models])
 
         # The job customizes the configured base model (its customizable variant, e.g. amazon.nova-lite-v1:0:300k),
         # in the stack's region: that one foundation model, not foundation-model/*.

@@ -306,6 +306,16 @@ class DeleteInferenceCapacityOutput(_Model):
     estimated_cost_usd: float | None = None
 
 
+class ApplyRetentionOutput(_Model):
+    """What happened to the run's custom model after the report, by ``custom_model_retention``."""
+
+    custom_model_arn: str | None
+    setting: str
+    action: Literal["kept", "deleted", "none"]  # none: the run produced no custom model
+    reason: str
+    error: str | None = None  # a delete that failed: the model is kept, and still bills storage
+
+
 class WriteReportOutput(_Model):
     status: RunStatus
     report_key: str
@@ -348,6 +358,7 @@ class RunState(BaseModel):
     summarize_evaluation: SummarizeEvaluationOutput | None = None
     delete_inference_capacity: DeleteInferenceCapacityOutput | None = None
     write_report: WriteReportOutput | None = None
+    apply_retention: ApplyRetentionOutput | None = None
 
 
 # State names, shared by the CDK workflow, the handlers and the tests that walk the definition.
@@ -365,6 +376,7 @@ class StateName(StrEnum):
     SCORE_ANSWERS = "ScoreAnswers"  # a Map over shards; its function scores one shard
     SUMMARIZE_EVALUATION = "SummarizeEvaluation"
     WRITE_REPORT = "WriteReport"
+    APPLY_RETENTION = "ApplyRetention"  # keeps or deletes the run's custom model, by custom_model_retention
     NOTIFY = "Notify"
 
     @property

@@ -194,6 +194,9 @@ class PipelineSettings(_Strict):
     max_run_cost_usd: float | None = Field(default=None, gt=0)
     # Runs of this stack that may be active at once; Preflight rejects a run that would exceed it (lambdas/preflight).
     max_concurrent_runs: int = Field(default=1, ge=1, le=20)
+    # What happens to the run's custom model (it bills storage every month) once the run has reported:
+    # keep it, delete it unless the verdict is "improved", or delete it.
+    custom_model_retention: Literal["keep", "delete-unless-improved", "delete"] = "keep"
     sweeper_interval_minutes: int = Field(default=15, ge=5, le=1_440)
     notification_email: str | None = Field(default=None, max_length=254)  # RFC 5321's longest forward-path
     customization_kms_key_arn: str | None = None

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from lambdas.contracts import RunState, RunStatus, StateError, StateName
 from lambdas.evaluation.results import EvaluationResult
 from lambdas.lifecycle.metrics import LossPoint, TrainingMetrics, epoch_means
+from lambdas.lifecycle.retention import retention_decision
 from lambdas.pricing import epochs_of, fmt_usd
 from lambdas.registry import Serving
 from lambdas.reporting.costs import run_costs
@@ -184,7 +185,17 @@ def _job(state: RunState) -> JobSection | None:
         duration_seconds=(
             max((poll.ended_at - started.started_at).total_seconds(), 0.0) if poll and poll.ended_at else None
         ),
+        retention=_retention(state),
     )
+
+
+def _retention(state: RunState) -> str | None:
+    decision = retention_decision(state)
+    if decision.custom_model_arn is None:
+        return None
+    if decision.delete:
+        return f"deleted right after this report: {decision.reason}"
+    return f"kept, and billed for storage every month until you delete it: {decision.reason}"
 
 
 def _loss(metrics: TrainingMetrics | None) -> LossSection:

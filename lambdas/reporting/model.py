@@ -68,6 +68,7 @@ class JobSection(_Model):
     last_checked_at: datetime | None = None
     ended_at: datetime | None = None  # Bedrock's endTime of the job
     duration_seconds: float | None = None  # from StartCustomizationJob to the job's end
+    retention: str | None = None  # what happens to the custom model after this report, and why
 
 
 class LossSection(_Model):

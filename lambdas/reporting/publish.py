@@ -92,6 +92,27 @@ def notification_subject(report: Report) -> str:
     return text
 
 
+def retention_outcome(state: RunState) -> str:
+    """What the retention step did, when it ran (a failed delete is said loudly: storage keeps billing)."""
+    done = state.apply_retention
+    if done is None or done.custom_model_arn is None or not done.error:
+        return ""  # the report's own line already says what was decided
+    if done.error:
+        return (
+            f"\nCustom model NOT deleted ({done.error}): it bills storage until deleted: "
+            f"aws bedrock delete-custom-model --model-identifier {done.custom_model_arn}"
+        )
+    return f"\nCustom model {done.action}: {done.reason}."
+
+
+def state_retention_line(report: Report, output: WriteReportOutput | None) -> str | None:  # noqa: ARG001
+    """The custom model's fate, as decided in the report (the retention step's own result is added by notify)."""
+    job = report.job
+    if job is None or job.retention is None or job.custom_model_arn is None:
+        return None
+    return f"Custom model {job.custom_model_arn}: {job.retention}"
+
+
 def notification_message(report: Report, *, bucket: str, output: WriteReportOutput | None) -> str:
     run = report.run
     lines = [f"Fine-tuning run {run.run_id}: {report.status.value}"]
@@ -126,6 +147,9 @@ def notification_message(report: Report, *, bucket: str, output: WriteReportOutp
             f"{fmt_score(base.bertscore_f1)}",
         ]
     lines += ["", f"Capacity: {cost_line(report.capacity)}"]
+    retention = state_retention_line(report, output)
+    if retention:
+        lines.append(retention)
     # The written report's line when there is one: it counted the answers' tokens in evaluation.json
     lines.append(f"Estimated cost: {output.cost if output is not None and output.cost else cost_summary(report.cost)}")
     if output is not None:
@@ -155,7 +179,7 @@ def notify(
         response = sns.publish(
             TopicArn=topic_arn,
             Subject=notification_subject(report),
-            Message=notification_message(report, bucket=bucket, output=state.write_report),
+            Message=notification_message(report, bucket=bucket, output=state.write_report) + retention_outcome(state),
             MessageAttributes={
                 "status": {"DataType": "String", "StringValue": report.status.value},
                 "run_id": {"DataType": "String", "StringValue": report.run.run_id},

@@ -222,6 +222,8 @@ def render_markdown(report: Report) -> str:
         ]
         if job.failure_message:
             rows.append(["Failure", _md(job.failure_message, None)])
+        if job.retention:
+            rows.append(["Custom model after this report", _md(job.retention, None)])
         out += [*_md_table(["", ""], rows), ""]
     if report.hyperparameters:
         out += ["### Hyperparameters", ""]
@@ -570,6 +572,8 @@ def render_html(report: Report) -> str:
         ]
         if job.failure_message:
             rows_kv.append(("Failure", _e(job.failure_message)))
+        if job.retention:
+            rows_kv.append(("Custom model after this report", _e(job.retention)))
         parts.append("<h2>Customization job</h2>" + _kv_table(rows_kv))
     if report.hyperparameters:
         parts.append(

@@ -137,3 +137,21 @@ def test_a_fixed_evaluation_set_replaces_the_test_split_and_is_named_by_its_hash
     assert (data["source"], data["key"], data["questions"]) == ("test_set", "eval/golden.jsonl", 12)
     assert data["sha256"] == hashlib.sha256(body).hexdigest()
     assert {item["reference"] for item in report["evaluation"]["items"]} == {f"Orbit class {n}." for n in range(12)}
+
+
+def test_retention_delete_removes_the_custom_model_after_the_report(tmp_path: Path) -> None:
+    result = LocalRun(
+        RunRequest(
+            dataset=SAMPLE,
+            out_dir=tmp_path / "out",
+            context={"fine_tuning.custom_model_retention": "delete"},
+            settings_overrides={"evaluation": {"concurrency": 2}},
+        )
+    ).run()
+    report = read_out(result, "report.json")
+    assert report["status"] == "SUCCEEDED"
+    assert report["job"]["retention"].startswith("deleted right after this report: custom_model_retention is delete")
+    (model,) = [entry for entry in result.ledger["resources"] if entry["type"] == "custom-model"]
+    assert model["deleted_by"] == "state-machine"
+    states = state_names(result)
+    assert states.index("WriteReport") < states.index("ApplyRetention") < states.index("Notify")

@@ -79,7 +79,7 @@ def test_a_long_system_prompt_synthesizes_and_every_environment_stays_under_4_kb
     # Given the template resolved as CloudFormation would name its resources (ARNs and names at their real lengths)
     resolver = TemplateResolver(configured, stack_name="FineTuningStack", region="ap-southeast-2")
     functions = _resources(configured, "AWS::Lambda::Function")
-    assert len(functions) == 18
+    assert len(functions) == 19
     for logical_id, function in functions.items():
         variables = resolver.resolve(function["Properties"].get("Environment", {}).get("Variables", {}))
         # Then each environment, counted as Lambda counts it (keys and values, UTF-8), fits with room to spare
@@ -147,7 +147,7 @@ def test_the_deprecation_check_flags_a_runtime_once_its_date_has_passed() -> Non
 
 def test_no_function_runs_a_runtime_cfn_lint_marks_deprecated(raw_template: dict[str, Any]) -> None:
     functions = _zip_functions(raw_template)
-    assert len(functions) == 15
+    assert len(functions) == 16
     for logical_id, function in functions.items():
         runtime = function["Runtime"]
         assert _deprecated_on(runtime, date.today()) is None, f"{logical_id}: {runtime} is deprecated"

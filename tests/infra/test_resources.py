@@ -30,7 +30,7 @@ def test_resource_counts(template: Template) -> None:
     template.resource_count_is("AWS::S3::Bucket", 2)  # data + access logs
     # 14 steps (the shard Maps' functions counted once) + trigger + sweeper + execution cleanup + CDK's
     # bucket-notifications handler
-    template.resource_count_is("AWS::Lambda::Function", 18)
+    template.resource_count_is("AWS::Lambda::Function", 19)
     template.resource_count_is("AWS::Events::Rule", 3)  # drops, sweep schedule, execution ended
 
 
@@ -130,7 +130,7 @@ def test_zip_functions_are_traced_with_powertools_layer(raw_template: dict[str, 
         for f in _resources(raw_template, "AWS::Lambda::Function").values()
         if str(f["Properties"].get("Handler", "")).startswith("lambdas.")
     ]
-    assert len(functions) == 15
+    assert len(functions) == 16
     for function in functions:
         assert function["TracingConfig"] == {"Mode": "Active"}
         assert POWERTOOLS_LAYER_NAME in json.dumps(function["Layers"])

@@ -97,7 +97,7 @@ def test_every_deployed_handler_module_exists_in_lambdas(raw_template: dict[str,
         if _handler_of(function).startswith("lambdas.")
     }
     # 14 steps + trigger + sweeper + execution cleanup
-    assert len(handlers) == 17
+    assert len(handlers) == 18
     for handler in handlers:
         module_name, _, attribute = handler.rpartition(".")
         module = importlib.util.find_spec(module_name)
@@ -242,9 +242,10 @@ def test_nothing_before_the_job_can_create_anything_in_bedrock(definition: dict[
             continue
         reached.add(name)
         frontier.extend(target for _, target in _edges(states[name]))
-    # Then the only tasks there are the ones that only read, and the report
+    # Then the only tasks there are the ones that only read, and the report (ApplyRetention deletes only the run's
+    # custom model, which cannot exist before the job: tests/unit/lifecycle/test_retention.py)
     tasks = {name for name in reached if states[name]["Type"] == "Task"}
-    assert tasks == {"ValidateDataset", "PlanEvaluation", "Preflight", "WriteReport", "Notify"}
+    assert tasks == {"ValidateDataset", "PlanEvaluation", "Preflight", "WriteReport", "ApplyRetention", "Notify"}
     # and the only way into the job is Preflight having passed
     into_job = [name for name, state in states.items() if any(t == "StartCustomizationJob" for _, t in _edges(state))]
     assert into_job == ["PreflightPassed?"]
@@ -255,3 +256,12 @@ def test_a_rejected_run_ends_in_a_fail_state_that_names_both_kinds_of_rejection(
     assert rejected["Error"] == "RunRejected"
     assert "invalid dataset" in rejected["Cause"]
     assert "preflight" in rejected["Cause"]
+
+
+def test_retention_runs_after_the_report_and_never_keeps_the_notification_from_going_out(
+    definition: dict[str, Any],
+) -> None:
+    states = definition["States"]
+    assert states[StateName.WRITE_REPORT.value]["Next"] == StateName.APPLY_RETENTION.value
+    assert states[StateName.APPLY_RETENTION.value]["Next"] == StateName.NOTIFY.value
+    assert [c["Next"] for c in states[StateName.APPLY_RETENTION.value]["Catch"]] == [StateName.NOTIFY.value]
