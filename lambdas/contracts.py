@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -125,6 +125,8 @@ class RunConfig(_Model):
     settings: PipelineSettings
     serving: Serving  # resolved from settings.inference_mode and the registry when the run starts
     emulated: bool = False  # true when Bedrock is the local emulator: every figure in the report is labelled so
+    overrides: dict[str, Any] | None = None  # the drop's own settings (object metadata), applied over the stack's
+    overrides_error: str | None = None  # why the drop's overrides were refused: the run ends REJECTED
 
     @property
     def paths(self) -> RunPaths:

@@ -14,8 +14,9 @@ from typing import Any
 
 from lambdas.contracts import RunConfig, ValidateDatasetOutput
 from lambdas.dataset.prepare import PreparationOptions, PreparedDataset, prepare_dataset
-from lambdas.dataset.report import WarningCode
+from lambdas.dataset.report import Problem, WarningCode
 from lambdas.dataset.validator import epochs_for, s3_chunks
+from lambdas.runs.overrides import INVALID_OVERRIDE
 from lambdas.settings import PipelineSettings
 
 FIRST_ERRORS = 10
@@ -38,6 +39,15 @@ def options_for(settings: PipelineSettings) -> PreparationOptions:
 
 def validate_run_dataset(s3: Any, run: RunConfig, work_dir: Path | None = None) -> ValidateDatasetOutput:
     """Validate the run's source object; when valid, upload train / validation / test; always upload the report."""
+    if run.overrides_error is not None:  # the drop's own settings are invalid: nothing is read, nothing is bought
+        return ValidateDatasetOutput(
+            valid=False,
+            records=0,
+            error_count=1,
+            warning_count=0,
+            first_errors=[Problem(line=None, code=INVALID_OVERRIDE, message=run.overrides_error)],
+            report_key=run.paths.validation_report,
+        )
     spec = run.settings.model
     paths = run.paths
     head = s3.head_object(**_source_request(run, None))

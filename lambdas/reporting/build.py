@@ -125,6 +125,7 @@ def build_report(
             serving=run.serving,
             emulated=run.emulated,
             settings=run.settings.model_dump(mode="json"),
+            overrides=run.overrides,
         ),
         dataset=_dataset(state),
         job=_job(state),
@@ -380,7 +381,13 @@ def headline(report: Report, *, verdict_line: str | None = None) -> str:
     if report.status is RunStatus.REJECTED:
         count = report.dataset.error_count if report.dataset else 0
         first = report.dataset.first_errors[0] if report.dataset and report.dataset.first_errors else None
-        where = f" (first: line {first.line}: {first.message})" if first and first.line else ""
+        where = (
+            f" (first: line {first.line}: {first.message})"
+            if first and first.line
+            else f" ({first.message})"
+            if first
+            else ""
+        )
         return f"dataset rejected: {count} error(s){where}"
     if report.status is RunStatus.FAILED:
         failure = report.failure.failures[0] if report.failure and report.failure.failures else None

@@ -39,6 +39,7 @@ class RunSection(_Model):
     serving: Serving
     emulated: bool
     settings: dict[str, Any]
+    overrides: dict[str, Any] | None = None  # what the drop itself changed (object metadata fine-tuning-settings)
 
 
 class DatasetSection(_Model):

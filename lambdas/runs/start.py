@@ -16,6 +16,7 @@ from lambdas.clock import utc_now
 from lambdas.contracts import INCOMING_PREFIX, RunConfig
 from lambdas.lifecycle.service_errors import service_call
 from lambdas.registry import resolve_serving
+from lambdas.runs.overrides import apply_overrides
 from lambdas.settings import PipelineSettings
 
 _NOT_NAME_CHARS = re.compile(r"[^A-Za-z0-9]+")
@@ -102,8 +103,18 @@ def load_stack_settings(ssm: Any, parameter_name: str) -> PipelineSettings:
     return PipelineSettings.model_validate_json(value)
 
 
-def build_run_config(obj: DroppedObject, *, settings: PipelineSettings, stack_name: str, emulated: bool) -> RunConfig:
+def build_run_config(
+    obj: DroppedObject,
+    *,
+    settings: PipelineSettings,
+    stack_name: str,
+    emulated: bool,
+    overrides: str | None = None,
+) -> RunConfig:
+    settings, applied, refused = apply_overrides(settings, overrides)
     return RunConfig(
+        overrides=applied,
+        overrides_error=refused,
         run_id=run_id_for(obj),
         bucket=obj.bucket,
         source_key=obj.key,
@@ -125,10 +136,11 @@ def start_run(
     state_machine_arn: str,
     emulated: bool,
     stepfunctions: Any,
+    overrides: str | None = None,
 ) -> StartRunResult:
     if not obj.key.startswith(INCOMING_PREFIX) or not obj.key.endswith(".jsonl"):
         return StartRunResult(run_id="", started=False, reason=f"{obj.key!r} is not an incoming/*.jsonl drop")
-    run = build_run_config(obj, settings=settings, stack_name=stack_name, emulated=emulated)
+    run = build_run_config(obj, settings=settings, stack_name=stack_name, emulated=emulated, overrides=overrides)
     document = {"run": json.loads(run.model_dump_json()), "errors": {}}
     try:
         response = stepfunctions.start_execution(

@@ -155,3 +155,31 @@ def test_retention_delete_removes_the_custom_model_after_the_report(tmp_path: Pa
     assert model["deleted_by"] == "state-machine"
     states = state_names(result)
     assert states.index("WriteReport") < states.index("ApplyRetention") < states.index("Notify")
+
+
+def test_a_drop_carries_its_own_run_settings_and_invalid_ones_are_rejected_before_any_spend(tmp_path: Path) -> None:
+    # Given a drop whose metadata asks for 3 epochs and 5 test questions (no redeploy)
+    override = json.dumps({"hyperparameters": {"epochCount": 3}, "evaluation": {"max_test_records": 5}})
+    result = LocalRun(
+        RunRequest(dataset=SAMPLE, out_dir=tmp_path / "ok", drop_metadata={"fine-tuning-settings": override})
+    ).run()
+    report = read_out(result, "report.json")
+    # Then the run used them, and the report records what the drop changed
+    assert report["status"] == "SUCCEEDED"
+    assert report["hyperparameters"]["epochCount"] == "3"
+    assert len(report["evaluation"]["items"]) == 5
+    assert report["run"]["overrides"] == json.loads(override)
+    # Given a drop whose metadata asks for what no run may change
+    bad = LocalRun(
+        RunRequest(
+            dataset=SAMPLE,
+            out_dir=tmp_path / "bad",
+            drop_metadata={"fine-tuning-settings": '{"hyperparameters": {"epochCount": 99}}'},
+        )
+    ).run()
+    rejected = read_out(bad, "report.json")
+    # Then it is rejected with the reason, and nothing was created in Bedrock
+    assert rejected["status"] == "REJECTED"
+    assert "invalid_settings_override" in json.dumps(rejected)
+    assert "epochCount=99 is outside" in json.dumps(rejected)
+    assert bad.ledger == {"resources": []}

@@ -46,6 +46,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="override one setting exactly as `cdk synth -c` does (the value is parsed as JSON where it parses), "
         "e.g. -c fine_tuning.evaluation='{\"max_test_records\": 5}'; repeatable",
     )
+    parser.add_argument(
+        "--override",
+        metavar="JSON",
+        help="run-level settings the drop itself carries, as S3 metadata fine-tuning-settings would on AWS "
+        '(e.g. \'{"hyperparameters": {"epochCount": 3}}\')',
+    )
     parser.add_argument("--out", type=Path, metavar="DIR", help="where the artefacts go (default: runs/<run-id>/)")
     parser.add_argument("--quiet", action="store_true", help="no progress display, only the summary")
     parser.set_defaults(run=run)
@@ -77,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         except OSError as error:
             raise UsageError(f"--out {args.out}: {error.strerror or error}") from None
 
+    from lambdas.runs.overrides import METADATA_KEY
     from tuner.local.harness import LocalRun, LocalRunError, RunRequest
     from tuner.local.progress import ConsoleObserver, print_summary
 
@@ -86,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         scenario=Scenario(args.simulate),
         out_dir=args.out,
         context=context_pairs(args.context),
+        drop_metadata={METADATA_KEY: args.override} if args.override is not None else {},
     )
     observer = ConsoleObserver(quiet=args.quiet)
     try:

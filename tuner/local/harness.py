@@ -66,6 +66,8 @@ class RunRequest:
     converse_latency_seconds: float = 0.0  # real seconds each emulated Converse call takes (benchmarks)
     # `-c fine_tuning.<key>=<value>` pairs, applied last and exactly as `cdk synth -c` applies them
     context: Mapping[str, str] = field(default_factory=dict)
+    # S3 user metadata of the drop itself, e.g. {"fine-tuning-settings": '{"hyperparameters": {"epochCount": 3}}'}
+    drop_metadata: Mapping[str, str] = field(default_factory=dict)
     execution_limit_seconds: float = EXECUTION_LIMIT_SECONDS  # real seconds before a run is declared stuck
 
 
@@ -401,7 +403,7 @@ class LocalRun:
         if not key.endswith(".jsonl"):
             key += ".jsonl"
         body = self.request.dataset.read_bytes()
-        put = s3.put_object(Bucket=bucket, Key=key, Body=body)
+        put = s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata=dict(self.request.drop_metadata))
         self.observer.message(f"uploaded {self.request.dataset} to s3://{bucket}/{key}")
         dropped = events.object_created(
             bucket,
