@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from lambdas.dataset.families.base import estimate_tokens
 from lambdas.dataset.families.messages import MessagesFamily
 from lambdas.dataset.formats import json_type
 from lambdas.dataset.report import ErrorCode
@@ -44,14 +43,7 @@ class AnthropicMessages(MessagesFamily):
             expected = "assistant" if expected == "user" else "user"
         if expected != "user":  # the last message was not the assistant's
             return False
-        if not self._clean(texts if system is None else (system, *texts)):
-            return False
-        if estimate_tokens(characters) > self._max_tokens:
-            return False
-        self._measure(line, characters, (system, tuple(texts[:-1]), (texts[-1],)))
-        if system is None:
-            self._note_system_prompt(line, system)
-        return True
+        return self._accept_conversation(line, system, texts, characters)
 
     def _system_text(self, line: int, value: Any) -> str | None:
         if isinstance(value, str):

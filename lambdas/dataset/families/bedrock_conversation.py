@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from lambdas.dataset.families.base import Tally, estimate_tokens
+from lambdas.dataset.families.base import Tally
 from lambdas.dataset.families.messages import MessagesFamily
 from lambdas.dataset.formats import json_type, shown, shown_keys
 from lambdas.dataset.report import ErrorCode
@@ -197,14 +197,7 @@ class BedrockConversation(MessagesFamily):
             expected = "assistant" if expected == "user" else "user"
         if expected != "user":  # the last message was not the assistant's
             return False
-        if not self._clean(texts if system is None else (system, *texts)):
-            return False
-        if estimate_tokens(characters) > self._max_tokens:
-            return False
-        self._measure(line, characters, (system, tuple(texts[:-1]), (texts[-1],)))
-        if system is None:
-            self._note_system_prompt(line, system)
-        return True
+        return self._accept_conversation(line, system, texts, characters)
 
     # -- the detailed checks -------------------------------------------------------------------------------------
 

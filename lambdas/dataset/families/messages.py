@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from typing import Any, ClassVar
 
-from lambdas.dataset.families.base import ROLES, FormatFamily
+from lambdas.dataset.families.base import ROLES, FormatFamily, estimate_tokens
 from lambdas.dataset.formats import json_type, shown, shown_keys
 from lambdas.dataset.report import ErrorCode
 
@@ -23,6 +23,18 @@ class MessagesFamily(FormatFamily):
     """``check_record`` for ``{"system"?, "messages": [{"role", "content"}, ...]}`` records."""
 
     top_level_keys: ClassVar[frozenset[str]] = frozenset({"system", "messages"})
+
+    def _accept_conversation(self, line: int, system: str | None, texts: list[str], characters: int) -> bool:
+        """The fast path's common end, once a family has walked its messages into ``texts`` (user first, assistant
+        last): clean texts, within the token limit; then the record is measured and accepted."""
+        if not self._clean(texts if system is None else (system, *texts)):
+            return False
+        if estimate_tokens(characters) > self._max_tokens:
+            return False
+        self._measure(line, characters, (system, tuple(texts[:-1]), (texts[-1],)))
+        if system is None:
+            self._note_system_prompt(line, system)
+        return True
 
     def check_record(self, line: int, record: dict[str, Any]) -> None:
         self._check_top_level_keys(line, record)
