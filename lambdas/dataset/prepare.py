@@ -1,8 +1,10 @@
 """Preparation: turn a dropped file into validated train / validation / test files in the model's format.
 
-A dropped file is either raw question/answer pairs (a JSON array or JSONL of ``{question, answer}`` objects, key
-names from ``PipelineSettings.qa_keys``) or JSONL already in the model's format. Preparation makes two passes over
-the source, so memory stays bounded for JSONL of any size:
+Its name says how it is read (``lambdas.dataset.sources``: JSON Lines, a ``.json`` file, gzip around either; any other
+format is rejected unread). Its content is either raw question/answer pairs (a JSON array or JSONL of
+``{question, answer}`` objects, key names from ``PipelineSettings.qa_keys``) or JSONL already in the model's format.
+Preparation makes two passes over the source, so memory stays bounded for a file of any size (a JSON array is read
+item by item, ``lambdas.dataset.json_array``):
 
 1. read every record, convert raw pairs, and validate (``DatasetValidator``): this counts the records, and how
    many records ask each question (``QuestionGroups``: same after ``normalise_question``, i.e. case, Unicode form,
@@ -17,8 +19,7 @@ can do cheaply: one 8-byte digest per distinct question, for up to ``QUESTION_GR
 duplicates (rewordings) are not grouped; evaluation finds them with ``lambdas.evaluation.leakage.LeakageIndex`` and
 leaves them out of the verdict. A dataset without repeated questions is split exactly as before grouping existed.
 
-Each written file is then validated against its own role's limits. Raw JSON *arrays* must be parsed whole; they are
-accepted up to ``RAW_ARRAY_MAX_BYTES`` (larger raw data should be JSONL).
+Each written file is then validated against its own role's limits.
 """
 
 from __future__ import annotations
@@ -35,13 +36,24 @@ from typing import Any, Literal, NamedTuple, TypeVar
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from lambdas.dataset.formats import Turn, format_record, json_type, lone_surrogate_in, parse_json, shown_keys
-from lambdas.dataset.report import ErrorCode, SplitCounts, ValidationReport, WarningCode
+from lambdas.dataset.json_array import iter_json_array
+from lambdas.dataset.report import ErrorCode, ReadAs, SplitCounts, ValidationReport, WarningCode
+from lambdas.dataset.sources import (
+    DECOMPRESSED_MAX_BYTES,
+    SourceFormat,
+    UnreadableSource,
+    gunzip,
+    source_name,
+    unsupported_format_message,
+    what_to_upload,
+)
 from lambdas.dataset.validator import (
     DEFAULT_MAX_LINE_BYTES,
     DUPLICATE_TRACKING_LIMIT,
     LONE_SURROGATE_MESSAGE,
     NOT_A_RECORD,
     UTF8_BOM,
+    UTF16_BOMS,
     DatasetValidator,
     iter_lines,
     validate_file,
@@ -50,7 +62,6 @@ from lambdas.evaluation.leakage import normalise_question, question_digest, ques
 from lambdas.registry import ModelSpec
 from lambdas.settings import QaKeys, SplitSettings
 
-RAW_ARRAY_MAX_BYTES = 64 * 1024 * 1024
 DETECT_BYTES = 64 * 1024
 # How many distinct questions the split remembers to keep repeats together (an 8-byte digest and a count each: a few
 # MB). The largest record limit in the registry is 20,000; past this, a new question's repeats split independently.
@@ -67,6 +78,13 @@ class DatasetKind(StrEnum):
     MODEL_JSONL = "model-jsonl"  # already in the model's format
     RAW_QA_JSONL = "raw-qa-jsonl"
     JSON_ARRAY = "json-array"  # raw pairs when its items carry the question/answer keys; otherwise rejected
+
+
+READ_AS: dict[DatasetKind, ReadAs] = {
+    DatasetKind.MODEL_JSONL: "jsonl",
+    DatasetKind.RAW_QA_JSONL: "jsonl",
+    DatasetKind.JSON_ARRAY: "json-array",
+}
 
 
 class PreparationOptions(BaseModel):
@@ -91,7 +109,7 @@ class PreparedDataset(BaseModel):
     """The outcome: the report, and the files written (only when the report is valid)."""
 
     report: ValidationReport
-    kind: DatasetKind
+    kind: DatasetKind | None  # None: not read (a format the pipeline does not read, or bytes that could not be)
     files: dict[str, Path]  # split name -> file, only splits with records
 
     @property
@@ -349,23 +367,18 @@ def prepare_dataset(
     out_dir: Path,
     options: PreparationOptions,
     *,
+    name: str | None = None,
     size_bytes: int | None = None,
 ) -> PreparedDataset:
     """Validate ``source`` (converting raw pairs) and, when valid, write the split files into ``out_dir``.
 
-    Files are written under temporary names and renamed only once all are complete and valid, so a reader never
-    sees a half-written split.
+    ``name``, the object's key or the file's path, says how the bytes are read (``lambdas.dataset.sources``; None:
+    as JSON Lines). ``size_bytes`` is the stored size; a gzip file is measured decompressed instead. Files are
+    written under temporary names and renamed only once all are complete and valid, so a reader never sees a
+    half-written split.
     """
-    first_pass = iter(source())
-    head = b""
-    buffered: list[bytes] = []
-    for chunk in first_pass:  # up to the first complete line (bounded), to read the first record whole
-        buffered.append(chunk)
-        head += chunk
-        if (len(head) >= DETECT_BYTES and b"\n" in head) or len(head) > options.max_line_bytes:
-            break
-    kind = detect_kind(head, options.qa_keys)
-    stream = chain(buffered, first_pass)
+    by_name = source_name(name)
+    keys = options.qa_keys
     validator = DatasetValidator(
         spec,
         role="training",
@@ -374,32 +387,35 @@ def prepare_dataset(
         max_line_bytes=options.max_line_bytes,
         check_counts=False,
     )
+    if by_name.format is None:
+        validator.errors.add(
+            None, ErrorCode.UNSUPPORTED_FORMAT, unsupported_format_message(by_name, keys.question, keys.answer)
+        )
+        validator.stopped = True
+        validator.finish(size_bytes=size_bytes)
+        return PreparedDataset(report=_final_report(validator, None, False, None, None), kind=None, files={})
+    if by_name.gzipped:
+        source = _decompressed(source, spec)
+    consumed = _ByteCount()
     groups = QuestionGroups()
-
-    def count_question(record: Any) -> None:
-        if not validator.errors:  # nothing is written once there is an error
-            groups.add(question_key(record, spec))
-
-    items: list[Any] | None = None
-    raw_qa = kind is not DatasetKind.MODEL_JSONL
-    if kind is DatasetKind.JSON_ARRAY:
-        items = _load_raw_array(stream, validator, options.qa_keys)
-        raw_qa = items is not None
-        if items is not None:
-            for number, item in enumerate(items, start=1):
-                validator.records += 1
-                count_question(_check_qa(validator, number, item, options, spec))
-    else:
-        for line_number, raw in iter_lines(stream, options.max_line_bytes):
-            value = validator.parse_line(line_number, raw)
-            if value is NOT_A_RECORD:
-                continue
-            if raw_qa:
-                count_question(_check_qa(validator, line_number, value, options, spec))
-            else:
-                validator.check_record(line_number, value)
-                count_question(value)
-    report = validator.finish(size_bytes=size_bytes)
+    kind: DatasetKind | None = None
+    raw_qa = False
+    try:
+        head, stream = _read_head(consumed.of(source()), options.max_line_bytes)
+        detected = detect_kind(head, keys)
+        if by_name.format is SourceFormat.JSON and detected is DatasetKind.MODEL_JSONL:
+            _check_json_file_holds_records(head, options)
+        kind = detected
+        raw_qa = kind is not DatasetKind.MODEL_JSONL
+        if kind is DatasetKind.JSON_ARRAY:
+            raw_qa = _validate_raw_array(stream, validator, groups, options, spec)
+        else:
+            _validate_lines(stream, validator, groups, options, spec, raw_qa=raw_qa)
+    except UnreadableSource as problem:
+        validator.errors.add(None, problem.code, problem.message)
+        validator.stopped = True
+    measured = consumed.total if by_name.gzipped or size_bytes is None else size_bytes
+    report = validator.finish(size_bytes=measured, decompressed=by_name.gzipped)
     counts, plan_problems = plan_split(report.records, spec, options.split)
     assignment = SplitAssignment(counts, groups.repeated(), options.split.seed)
     if assignment.counts != counts:  # a repeated question too large for any split's room moved the counts
@@ -411,12 +427,15 @@ def prepare_dataset(
         dropped = validation_dropped(report.records, counts, spec, options.split)
         if dropped is not None:
             validator.warnings.add(None, WarningCode.VALIDATION_SPLIT_DROPPED, dropped)
-    if validator.errors:
-        return PreparedDataset(report=_final_report(validator, raw_qa, None, None), kind=kind, files={})
+    read_as = READ_AS.get(kind) if kind is not None else None
+    if validator.errors or kind is None:
+        return PreparedDataset(
+            report=_final_report(validator, read_as, by_name.gzipped, None, None, raw_qa=raw_qa), kind=kind, files={}
+        )
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    partial = {split: out_dir / f".{name}.partial" for split, name in SPLIT_FILE_NAMES.items()}
-    records = _record_lines(source, kind, items, options, spec, keyed=assignment.needs_keys)
+    partial = {split: out_dir / f".{file}.partial" for split, file in SPLIT_FILE_NAMES.items()}
+    records = _record_lines(source, kind, options, spec, keyed=assignment.needs_keys)
     _write_splits(assignment.assign(records), partial, counts)
     train_report = _check_written(partial, counts, spec, options, validator)
     files: dict[str, Path] = {}
@@ -432,7 +451,125 @@ def prepare_dataset(
             else:
                 path.unlink(missing_ok=True)
                 (out_dir / SPLIT_FILE_NAMES[split]).unlink(missing_ok=True)  # no stale file from an earlier run
-    return PreparedDataset(report=_final_report(validator, raw_qa, counts, train_report), kind=kind, files=files)
+    return PreparedDataset(
+        report=_final_report(validator, read_as, by_name.gzipped, counts, train_report, raw_qa=raw_qa),
+        kind=kind,
+        files=files,
+    )
+
+
+def _decompressed(source: ChunkSource, spec: ModelSpec) -> ChunkSource:
+    """``source`` read through gzip, up to the largest file the model (and the pipeline) takes."""
+    bound = min(spec.limits.training_file_max_bytes or DECOMPRESSED_MAX_BYTES, DECOMPRESSED_MAX_BYTES)
+    return lambda: gunzip(source(), max_bytes=bound)
+
+
+class _ByteCount:
+    """How many bytes a pass read (for a gzip file: decompressed)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def of(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            self.total += len(chunk)
+            yield chunk
+
+
+def _read_head(chunks: Iterable[bytes], max_line_bytes: int) -> tuple[bytes, Iterator[bytes]]:
+    """The start of the file, up to its first complete line (bounded), to read the first record whole; and the
+    whole stream, that start included."""
+    rest = iter(chunks)
+    head = b""
+    buffered: list[bytes] = []
+    for chunk in rest:
+        buffered.append(chunk)
+        head += chunk
+        if (len(head) >= DETECT_BYTES and b"\n" in head) or len(head) > max_line_bytes:
+            break
+    return head, chain(buffered, rest)
+
+
+def _check_json_file_holds_records(head: bytes, options: PreparationOptions) -> None:
+    """A ``.json`` file not holding an array must be JSON Lines: its first line one JSON object. Otherwise (one object
+    over several lines, a string, text that is not JSON) it is rejected as a whole, saying what to upload."""
+    text = head.removeprefix(UTF8_BOM).decode("utf-8", errors="replace").lstrip()
+    if not text or head.startswith(UTF16_BOMS) or ("\n" not in text and len(head) > options.max_line_bytes):
+        return  # empty, UTF-16 or a first line too long: the validator says so, as for any JSON Lines file
+    first_line = text.split("\n", 1)[0]
+    try:
+        first = parse_json(first_line)
+    except ValueError as error:
+        several_lines = text.startswith("{") and "\n" in text.rstrip()
+        found = "one JSON object spread over several lines" if several_lines else f"text that is not JSON ({error})"
+    else:
+        if isinstance(first, dict):
+            return
+        found = f"{json_type(first)} on its first line"
+    keys = options.qa_keys
+    raise UnreadableSource(
+        ErrorCode.JSON_NOT_RECORDS,
+        f"the .json file holds {found}, not records; {what_to_upload(keys.question, keys.answer)}",
+    )
+
+
+def _count_question(validator: DatasetValidator, groups: QuestionGroups, record: Any, spec: ModelSpec) -> None:
+    if not validator.errors:  # nothing is written once there is an error
+        groups.add(question_key(record, spec))
+
+
+def _validate_lines(
+    stream: Iterable[bytes],
+    validator: DatasetValidator,
+    groups: QuestionGroups,
+    options: PreparationOptions,
+    spec: ModelSpec,
+    *,
+    raw_qa: bool,
+) -> None:
+    """First pass over JSON Lines: every record checked (raw pairs converted first) and its question counted."""
+    for line_number, raw in iter_lines(stream, options.max_line_bytes):
+        value = validator.parse_line(line_number, raw)
+        if value is NOT_A_RECORD:
+            if validator.stopped:
+                break
+            continue
+        if raw_qa:
+            _count_question(validator, groups, _check_qa(validator, line_number, value, options, spec), spec)
+        else:
+            validator.check_record(line_number, value)
+            _count_question(validator, groups, value, spec)
+
+
+def _validate_raw_array(
+    stream: Iterable[bytes],
+    validator: DatasetValidator,
+    groups: QuestionGroups,
+    options: PreparationOptions,
+    spec: ModelSpec,
+) -> bool:
+    """First pass over a JSON array, item by item, each checked as if it were a line of raw pairs (its number is
+    its "line"). False, with the problem logged, when the array does not hold raw question/answer objects."""
+    keys = options.qa_keys
+    advice = what_to_upload(keys.question, keys.answer)
+    for number, item in iter_json_array(stream, max_item_bytes=options.max_line_bytes, advice=advice):
+        if number == 1 and not _looks_like_qa(item, keys):
+            found = (
+                f"its first item has keys: {shown_keys(sorted(item))}"
+                if isinstance(item, dict)
+                else f"its first item is {json_type(item)}"
+            )
+            validator.errors.add(
+                None,
+                ErrorCode.JSON_ARRAY_NOT_JSONL,
+                f"the file is a JSON array, but not of raw question/answer objects ({found}); {advice}. "
+                "If your pairs use other key names, set qa_keys (or --question-key / --answer-key) to them",
+            )
+            validator.stopped = True
+            return False
+        validator.records += 1
+        _count_question(validator, groups, _check_qa(validator, number, item, options, spec), spec)
+    return True
 
 
 def _check_qa(
@@ -450,49 +587,9 @@ def _check_qa(
     return record
 
 
-def _load_raw_array(stream: Iterable[bytes], validator: DatasetValidator, qa_keys: QaKeys) -> list[Any] | None:
-    """Parse a raw question/answer JSON array (bounded in size); None, with the problem logged, when it is not one."""
-    data = bytearray()
-    for chunk in stream:
-        data += chunk
-        if len(data) > RAW_ARRAY_MAX_BYTES:
-            validator.errors.add(
-                None,
-                ErrorCode.RAW_ARRAY_TOO_LARGE,
-                f"the file is a JSON array larger than {RAW_ARRAY_MAX_BYTES // (1024 * 1024)} MB; "
-                "give large raw data as JSON Lines (one question/answer object per line)",
-            )
-            validator.stopped = True
-            return None
-    validator.bytes = len(data)
-    try:
-        value = parse_json(bytes(data).removeprefix(UTF8_BOM))
-    except ValueError as error:
-        validator.errors.add(
-            None, ErrorCode.INVALID_JSON, f"the file starts like a JSON array but is not valid JSON: {error}"
-        )
-        validator.stopped = True
-        return None
-    if isinstance(value, list) and value and _looks_like_qa(value[0], qa_keys):
-        return value
-    first_keys = ""
-    if isinstance(value, list) and value and isinstance(value[0], dict):
-        first_keys = f"; its first item has keys: {shown_keys(sorted(value[0]))}"
-    validator.errors.add(
-        None,
-        ErrorCode.JSON_ARRAY_NOT_JSONL,
-        "the file is a JSON array; Bedrock needs JSON Lines (one JSON object per line). Raw question/answer "
-        f'arrays are converted when their items have "{qa_keys.question}" and "{qa_keys.answer}" '
-        f"(set qa_keys or --question-key / --answer-key){first_keys}",
-    )
-    validator.stopped = True
-    return None
-
-
 def _record_lines(
     source: ChunkSource,
     kind: DatasetKind,
-    items: list[Any] | None,
     options: PreparationOptions,
     spec: ModelSpec,
     *,
@@ -500,8 +597,8 @@ def _record_lines(
 ) -> Iterator[tuple[bytes, bytes | None]]:
     """Second pass: each record as one line of the model's format (the source is known to be valid), with its
     ``question_key`` when ``keyed`` (otherwise None: a line already in the model's format is then not parsed)."""
-    if items is not None:
-        for item in items:
+    if kind is DatasetKind.JSON_ARRAY:
+        for _, item in iter_json_array(source(), max_item_bytes=options.max_line_bytes):
             record = qa_to_record(item, options.qa_keys, options.system_prompt, spec)
             yield _dump(record), question_key(record, spec) if keyed else None
         return
@@ -577,10 +674,18 @@ def _check_written(
 
 
 def _final_report(
-    validator: DatasetValidator, raw_qa: bool, counts: SplitCounts | None, train_report: ValidationReport | None
+    validator: DatasetValidator,
+    read_as: ReadAs | None,
+    gzipped: bool,
+    counts: SplitCounts | None,
+    train_report: ValidationReport | None,
+    *,
+    raw_qa: bool = False,
 ) -> ValidationReport:
     report = validator.report()
-    stats = report.stats.model_copy(update={"prepared_from_raw_qa": raw_qa, "split": counts})
+    stats = report.stats.model_copy(
+        update={"prepared_from_raw_qa": raw_qa, "read_as": read_as, "gzip": gzipped, "split": counts}
+    )
     if train_report is not None:
         # Bedrock bills the training split, not the held-out records.
         stats = stats.model_copy(

@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 Role = Literal["training", "validation"]
+# How a dropped file's records were read: one per line, or the items of one JSON array (converted one per line).
+ReadAs = Literal["jsonl", "json-array"]
 
 KEEP_PER_CODE = 100
 
@@ -57,13 +59,15 @@ class ErrorCode(StrEnum):
     BAD_SCHEMA_VERSION = "bad_schema_version"
     BAD_FILE_NAME = "bad_file_name"
     LINE_TOO_LONG = "line_too_long"
-    RAW_ARRAY_TOO_LARGE = "raw_array_too_large"
     EMPTY_FILE = "empty_file"
     LONE_SURROGATE = "lone_surrogate"
     BAD_MEDIA_FORMAT = "bad_media_format"  # an image or video "format" the model does not take
     BAD_MEDIA_SOURCE = "bad_media_source"  # a medium not read from an S3 object uri
     MIXED_MEDIA = "mixed_media"  # a dataset with both images and videos (Nova)
     BAD_REASONING = "bad_reasoning"  # reasoning content misplaced, misshapen, or for a model that takes none
+    UNSUPPORTED_FORMAT = "unsupported_format"  # a file extension the pipeline does not read (.csv, .parquet...)
+    CORRUPT_GZIP = "corrupt_gzip"  # named .gz, but not gzip data, corrupt, or cut short
+    JSON_NOT_RECORDS = "json_not_records"  # a .json file that is neither a JSON array nor one JSON object per line
 
 
 class WarningCode(StrEnum):
@@ -108,6 +112,8 @@ class DatasetStats(BaseModel):
     error_counts: dict[str, int]
     warning_counts: dict[str, int]
     prepared_from_raw_qa: bool = False
+    read_as: ReadAs | None = None  # set for a dropped file (preparation), not for a split file checked alone
+    gzip: bool = False  # decompressed while read: ``bytes`` and the file size limit are the decompressed content's
     split: SplitCounts | None = None  # set when the dataset was split into train / validation / test
 
 

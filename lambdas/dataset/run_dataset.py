@@ -1,8 +1,10 @@
 """The ValidateDataset step: validate (and prepare) a run's dropped object, and write what Bedrock will read.
 
 Reads ``s3://{run.bucket}/{run.source_key}`` as a stream, twice (validation, then the split), pinned to the same
-object version (or ETag), writes the split files under ``RunPaths`` and the full report last. No Bedrock call
-happens here: bad data ends the run before anything is billed.
+object version (or ETag), writes the split files under ``RunPaths`` and the full report last. The key's name says how
+the bytes are read (``lambdas.dataset.sources``): JSON Lines, a JSON array, gzip around either; any other format ends
+the run REJECTED unread, the report saying what to upload instead. No Bedrock call happens here: bad data ends the
+run before anything is billed.
 """
 
 from __future__ import annotations
@@ -58,7 +60,12 @@ def validate_run_dataset(s3: Any, run: RunConfig, work_dir: Path | None = None) 
 
     with tempfile.TemporaryDirectory(dir=work_dir) as scratch:
         prepared = prepare_dataset(
-            read_source, spec, Path(scratch), preparation_options(run), size_bytes=int(head["ContentLength"])
+            read_source,
+            spec,
+            Path(scratch),
+            preparation_options(run),
+            name=run.source_key,
+            size_bytes=int(head["ContentLength"]),
         )
         keys = {"train": paths.train, "validation": paths.validation, "test": paths.test}
         for split, path in prepared.files.items():

@@ -66,7 +66,7 @@ def epochs_for(settings: PipelineSettings) -> int:
     return int(float(settings.resolved_hyperparameters().get("epochCount", "1")))
 
 
-class _ChunkStream(io.RawIOBase):
+class ChunkStream(io.RawIOBase):
     """A raw stream over an iterator of byte chunks, so that ``BufferedReader.readline`` (C) finds the lines."""
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
@@ -99,7 +99,7 @@ def iter_lines(
     A too-long line is never held in memory: it is read and dropped in pieces of at most ``max_line_bytes``.
     A final line without a newline counts; a file ending in a newline has no extra empty line.
     """
-    readline = io.BufferedReader(_ChunkStream(chunks), buffer_size=CHUNK_BYTES).readline
+    readline = io.BufferedReader(ChunkStream(chunks), buffer_size=CHUNK_BYTES).readline
     limit = max_line_bytes + 1  # the line and its newline
     number = 0
     while line := readline(limit):
@@ -397,15 +397,16 @@ class DatasetValidator:
 
     # -- report --------------------------------------------------------------------------------------------------
 
-    def finish(self, *, size_bytes: int | None = None) -> ValidationReport:
-        """Run the file-level checks (once) and build the report."""
+    def finish(self, *, size_bytes: int | None = None, decompressed: bool = False) -> ValidationReport:
+        """Run the file-level checks (once) and build the report; ``decompressed``: ``size_bytes`` is the size of the
+        content once decompressed (a gzip drop), which the size limit applies to."""
         if not self._finished:
             self._finished = True
             if size_bytes is not None:
                 self.bytes = size_bytes
             self._trailing_blank_lines()
             self._family.finish()
-            self._file_level_checks(self.bytes)
+            self._file_level_checks(self.bytes, decompressed)
             self._file_level_warnings()
         return self.report()
 
@@ -461,15 +462,17 @@ class DatasetValidator:
             stats=stats,
         )
 
-    def _file_level_checks(self, size: int) -> None:
+    def _file_level_checks(self, size: int, decompressed: bool) -> None:
         limits = self.spec.limits
         training = self.role == "training"
         max_bytes = limits.training_file_max_bytes if training else limits.validation_file_max_bytes
-        if max_bytes is not None and size > max_bytes:
+        # (a gzip drop read no further than the pipeline's bound has said it is too large already)
+        if max_bytes is not None and size > max_bytes and not self.errors.counts[ErrorCode.FILE_TOO_LARGE]:
             self.errors.add(
                 None,
                 ErrorCode.FILE_TOO_LARGE,
-                f"the {self.role} file is {size:,} bytes; {self.spec.display_name} accepts at most {max_bytes:,}",
+                f"the {self.role} file is {size:,} bytes{' decompressed' if decompressed else ''}; "
+                f"{self.spec.display_name} accepts at most {max_bytes:,}",
             )
         pattern = self.spec.file_name_pattern
         if self.file_name is not None and pattern is not None and not re.fullmatch(pattern, self.file_name):

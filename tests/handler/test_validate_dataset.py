@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from moto import mock_aws
 from lambdas.contracts import RunPaths
 from lambdas.handlers.validate_dataset import handler
 from lambdas.registry import REFERENCE_STUDY_MODEL_ID, Serving
+from tuner.cli import main
 
 BUCKET = "fine-tuning-data"
 RUN_ID = "run-0001"
@@ -152,3 +154,93 @@ def test_reference_raw_faq_prepares_into_a_valid_dataset(s3, lambda_context, ref
     )
     assert output["validation_key"] is None
     assert PATHS.validation not in keys(s3)
+
+
+# -- every kind of drop gets an answer ------------------------------------------------------------------------------
+
+PAIRS = [{"question": f"Q{i}?", "answer": f"Answer {i}."} for i in range(100)]
+
+
+def report_of(s3: Any) -> dict[str, Any]:
+    return json.loads(s3.get_object(Bucket=BUCKET, Key=PATHS.validation_report)["Body"].read())
+
+
+@pytest.mark.parametrize(
+    ("key", "body", "read_as", "gzipped"),
+    [
+        ("incoming/faq.json", json.dumps(PAIRS, indent=2).encode(), "json-array", False),
+        ("incoming/FAQ.JSONL", qa_jsonl(100), "jsonl", False),
+        ("incoming/faq", qa_jsonl(100), "jsonl", False),
+        ("incoming/faq.jsonl.gz", gzip.compress(qa_jsonl(100)), "jsonl", True),
+        ("incoming/faq.json.gz", gzip.compress(json.dumps(PAIRS).encode()), "json-array", True),
+    ],
+)
+def test_each_readable_kind_of_drop_is_prepared_like_the_jsonl(s3, lambda_context, key, body, read_as, gzipped):
+    # Given the same 100 raw pairs dropped under another name (and as plain JSONL, for comparison)
+    s3.put_object(Bucket=BUCKET, Key="incoming/faq.jsonl", Body=qa_jsonl(100))
+    handler(event("incoming/faq.jsonl"), lambda_context)
+    expected = {split: read_lines(s3, key_) for split, key_ in (("train", PATHS.train), ("test", PATHS.test))}
+    s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    # When the step runs on it
+    output = handler(event(key), lambda_context)
+    # Then it is valid, prepared from raw pairs into the same splits, and the report says how it was read
+    assert output["valid"] is True
+    assert output["prepared_from_raw_qa"] is True
+    assert {"train": read_lines(s3, PATHS.train), "test": read_lines(s3, PATHS.test)} == expected
+    stats = report_of(s3)["stats"]
+    assert (stats["read_as"], stats["gzip"]) == (read_as, gzipped)
+
+
+@pytest.mark.parametrize(
+    ("key", "body", "code", "message"),
+    [
+        ("incoming/data.csv", b"question,answer\nQ?,A.\n", "unsupported_format", "the pipeline does not read CSV"),
+        ("incoming/data.parquet", b"PAR1", "unsupported_format", "the pipeline does not read PARQUET"),
+        ("incoming/faq.jsonl.gz", b"not gzip at all", "corrupt_gzip", "cannot be decompressed: it is not gzip data"),
+        ("incoming/faq.json", json.dumps({"pairs": PAIRS}, indent=2).encode(), "json_not_records", "spread over"),
+    ],
+    ids=["csv", "parquet", "corrupt-gzip", "json-object"],
+)
+def test_an_unreadable_drop_is_rejected_with_the_reason_and_only_the_report(
+    s3, lambda_context, key, body, code, message
+):
+    s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    output = handler(event(key), lambda_context)
+    # Then the run is invalid (it ends REJECTED, notified), with one file-level problem saying what to upload
+    assert output["valid"] is False
+    assert output["error_count"] == 1
+    [problem] = output["first_errors"]
+    assert (problem["line"], problem["code"]) == (None, code)
+    assert message in problem["message"]
+    assert output["train_key"] is None
+    assert keys(s3) == {key, PATHS.validation_report}
+    assert report_of(s3)["errors"] == output["first_errors"]
+
+
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        ("faq.json", json.dumps(PAIRS).encode()),
+        ("faq.jsonl.gz", gzip.compress(qa_jsonl(100))),
+        ("broken.gz", gzip.compress(qa_jsonl(100))[:-40]),
+        ("faq.json", b'{"not": "records"'),
+        ("data.csv", b"question,answer\n"),
+    ],
+    ids=["json-array", "gzip", "corrupt-gzip", "bad-json", "csv"],
+)
+def test_tuner_validate_decides_each_kind_as_the_step_does(s3, lambda_context, tmp_path, capsys, name, body):
+    # Given the same bytes under the same name, in the bucket and on disk
+    key = f"incoming/{name}"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    local = tmp_path / name
+    local.write_bytes(body)
+    # When the step decides and the command is asked
+    output = handler(event(key), lambda_context)
+    assert main(["validate", str(local), "--model", REFERENCE_STUDY_MODEL_ID, "--json"]) == (
+        0 if output["valid"] else 1
+    )
+    command = json.loads(capsys.readouterr().out)
+    # Then they agree: the same verdict, the same problems, read the same way
+    step = report_of(s3)
+    assert (command["valid"], command["errors"]) == (step["valid"], step["errors"])
+    assert (command["stats"]["read_as"], command["stats"]["gzip"]) == (step["stats"]["read_as"], step["stats"]["gzip"])

@@ -1,7 +1,9 @@
 """``python -m tuner prepare RAW [--model MODEL_ID] --out DIR``: raw question/answer pairs -> validated splits.
 
 Writes ``train.jsonl``, ``validation.jsonl`` (when the model's minimum allows one) and ``test.jsonl`` in the model's
-format, validates what it wrote and prints the counts. Exit 0 when valid, 1 when not, 2 for usage errors.
+format, validates what it wrote and prints the counts. RAW is read as the pipeline reads a drop of that name (the
+same code: ``.jsonl``, ``.json``, either ``.gz``; other formats are rejected). Exit 0 when valid, 1 when not, 2 for
+usage errors.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "prepare", help="convert raw question/answer data into validated model-format splits"
     )
     parser.add_argument(
-        "raw", type=Path, help="raw Q/A as a JSON array or JSONL (or JSONL already in the model's format)"
+        "raw",
+        type=Path,
+        help="raw Q/A as a .json array or JSONL (or JSONL already in the model's format), either optionally .gz",
     )
     parser.add_argument(
         "--model", default=None, help="base model id whose format and limits apply (default: as validate's)"
@@ -66,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
     except ValidationError as error:
         raise UsageError("; ".join(str(item["msg"]).removeprefix("Value error, ") for item in error.errors())) from None
     try:
-        prepared = prepare_dataset(lambda: file_chunks(raw), spec, args.out, options, size_bytes=raw.stat().st_size)
+        prepared = prepare_dataset(
+            lambda: file_chunks(raw), spec, args.out, options, name=raw.name, size_bytes=raw.stat().st_size
+        )
     except OSError as error:
         raise UsageError(f"{error.filename or raw}: {error.strerror or error}") from None
     report = prepared.report
@@ -75,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         print("nothing written")
         return EXIT_BAD_INPUT
     origin = "raw question/answer pairs" if report.stats.prepared_from_raw_qa else f"{spec.display_name} records"
+    if report.stats.read_as == "json-array":
+        origin += " (a JSON array)"
     print(f"prepared from {origin}:")
     for split, path in prepared.files.items():
         count = getattr(report.stats.split, split) if report.stats.split else 0

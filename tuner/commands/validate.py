@@ -2,7 +2,8 @@
 
 By default the file goes through the very code the ValidateDataset step runs, with the stack's settings (cdk.json's
 ``fine_tuning``, ``--model`` overriding the base model): raw question/answer data is converted, the split is planned
-and the model's minimums are checked after the split; the two can never disagree. ``--role training|validation``
+and the model's minimums are checked after the split; the two can never disagree. FILE's name decides how it is read,
+as the dropped key's does (``lambdas.dataset.sources``). ``--role training|validation``
 checks one file as Bedrock would read it (a prepared split). Exit 0 when valid (the drop would be accepted), 1 when
 not, 2 for usage errors. ``--json`` prints exactly one JSON object (the report).
 """
@@ -27,14 +28,16 @@ LINES_SHOWN = 5
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "validate",
-        help="check a JSONL dataset against a model's rules and limits",
-        description="Check a JSONL training or validation file; every problem is reported with its line and a code. "
+        help="check a dataset against a model's rules and limits, as the pipeline would decide for it dropped",
+        description="Check a dataset as dropped into the bucket (JSON Lines, or a .json array of question/answer "
+        "objects, either optionally .gz; other formats are rejected as the pipeline rejects them), or with --role one "
+        "prepared JSONL split; every problem is reported with its line and a code. "
         "Exit status: 0 valid, 1 invalid, 2 usage error.",
         epilog=f"error codes (the file is invalid): {', '.join(ErrorCode)}\n\n"
         f"warning codes (worth a look, accepted by Bedrock): {', '.join(WarningCode)}",
         formatter_class=_CodesFormatter,
     )
-    parser.add_argument("file", type=Path, help="the JSONL file")
+    parser.add_argument("file", type=Path, help="the dataset file (.jsonl, .json, either .gz; --role: a .jsonl split)")
     parser.add_argument(
         "--model",
         default=None,
@@ -130,7 +133,12 @@ def as_dropped(path: Path, settings: PipelineSettings, epochs: int | None, price
         )
     with tempfile.TemporaryDirectory(prefix="tuner-validate-") as scratch:
         prepared = prepare_dataset(
-            lambda: file_chunks(path), settings.model, Path(scratch), options, size_bytes=path.stat().st_size
+            lambda: file_chunks(path),
+            settings.model,
+            Path(scratch),
+            options,
+            name=path.name,
+            size_bytes=path.stat().st_size,
         )
     return prepared.report
 
@@ -158,6 +166,18 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK if report.valid else EXIT_BAD_INPUT
 
 
+def _how_read(report: ValidationReport) -> str:
+    stats = report.stats
+    notes = []
+    if stats.read_as == "json-array" and stats.prepared_from_raw_qa:
+        notes.append("converted from a JSON array of raw question/answer pairs")
+    elif stats.prepared_from_raw_qa:
+        notes.append("raw question/answer pairs, converted")
+    if stats.gzip:
+        notes.append(f"gzip, {stats.bytes:,} bytes decompressed")
+    return f" ({'; '.join(notes)})" if notes else ""
+
+
 def summary(report: ValidationReport, spec: ModelSpec, name: str, *, dropped: bool = False) -> str:
     """A person's view: verdict, problems grouped by code with counts and first lines, then the figures."""
     stats = report.stats
@@ -165,8 +185,7 @@ def summary(report: ValidationReport, spec: ModelSpec, name: str, *, dropped: bo
         verdict = "ACCEPTED" if report.valid else "REJECTED"
         lines = [
             f"{name}: dropped into the bucket as is, the run would be {verdict} for {spec.display_name} "
-            f"({spec.model_id}), {report.records:,} records"
-            + (" (raw question/answer pairs, converted)" if stats.prepared_from_raw_qa else "")
+            f"({spec.model_id}), {report.records:,} records" + _how_read(report)
         ]
     else:
         verdict = "VALID" if report.valid else "INVALID"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -190,3 +191,33 @@ def test_validate_by_default_answers_for_the_drop_with_its_split(tmp_path, capsy
     assert "split: train 36, validation 0, test 4" in out
     # 10% of 40 is below the model's validation minimum of 32: said, not silently dropped
     assert "validation_split_dropped" in out
+
+
+def test_validate_answers_for_a_json_array_of_pairs_as_the_drop(tmp_path, capsys):
+    raw = tmp_path / "faq.json"
+    raw.write_text(json.dumps([{"question": f"Q{i}?", "answer": f"A{i}."} for i in range(40)], indent=2))
+    assert main(["validate", str(raw), "--model", CLAUDE_ID]) == 0
+    out = capsys.readouterr().out
+    assert "the run would be ACCEPTED" in out
+    assert "40 records (converted from a JSON array of raw question/answer pairs)" in out
+
+
+def test_validate_and_prepare_read_gzip_and_say_the_decompressed_size(tmp_path, capsys):
+    data = "".join(json.dumps({"question": f"Q{i}?", "answer": f"A{i}."}) + "\n" for i in range(40)).encode()
+    raw = tmp_path / "DATA.JSONL.GZ"
+    raw.write_bytes(gzip.compress(data))
+    assert main(["validate", str(raw), "--model", CLAUDE_ID]) == 0
+    assert f"gzip, {len(data):,} bytes decompressed" in capsys.readouterr().out
+    assert main(["prepare", str(raw), "--model", CLAUDE_ID, "--out", str(tmp_path / "out")]) == 0
+    assert len((tmp_path / "out" / "train.jsonl").read_text().splitlines()) == 36
+
+
+@pytest.mark.parametrize("command", ["validate", "prepare"])
+def test_an_unsupported_format_is_rejected_by_both_commands_as_by_the_step(tmp_path, capsys, command):
+    path = tmp_path / "data.csv"
+    path.write_text("question,answer\nQ?,A.\n")
+    argv = [command, str(path), "--model", CLAUDE_ID]
+    assert main([*argv, "--out", str(tmp_path / "out")] if command == "prepare" else argv) == 1
+    out = capsys.readouterr().out
+    assert "unsupported_format x1: 'data.csv' is a .csv file: the pipeline does not read CSV; upload JSON Lines" in out
+    assert not (tmp_path / "out").exists()

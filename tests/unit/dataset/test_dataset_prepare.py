@@ -166,14 +166,14 @@ def test_billed_tokens_count_the_training_split_only(tmp_path):
     assert stats.estimated_billed_tokens % 3 == 0
 
 
-def test_a_raw_json_array_is_parsed_only_up_to_a_size_bound(tmp_path, monkeypatch):
-    # Given a raw array bigger than the bound (lowered here to 1 kB)
-    monkeypatch.setattr("lambdas.dataset.prepare.RAW_ARRAY_MAX_BYTES", 1_000)
+def test_a_raw_json_array_item_longer_than_a_record_may_be_is_refused_not_buffered(tmp_path):
+    # Given a raw array whose item 3 is longer than the bound on one record (lowered here to 1 kB)
     items = [{"question": f"Q{i}?", "answer": f"A{i}."} for i in range(100)]
-    report = prepare(json.dumps(items).encode(), CLAUDE, tmp_path, chunk=256).report
-    # Then it is rejected as a file-level problem pointing to JSONL, not parsed
-    assert [(p.line, p.code) for p in report.errors] == [(None, "raw_array_too_large")]
-    assert "JSON Lines" in report.errors[0].message
+    items[2]["answer"] = "x" * 5_000
+    report = prepare(json.dumps(items).encode(), CLAUDE, tmp_path, chunk=256, max_line_bytes=1_000).report
+    # Then reading stops there with one file-level problem naming the item, as for an over-long JSONL line
+    assert [(p.line, p.code) for p in report.errors] == [(None, "line_too_long")]
+    assert "item 3 of the JSON array" in report.errors[0].message
 
 
 def test_a_json_array_nested_too_deeply_is_rejected_not_a_crash(tmp_path):
