@@ -74,6 +74,16 @@ _WILDCARD_REASONS: tuple[tuple[str, str], ...] = (
         "bucket.",
     ),
     (
+        "/reevaluate/*",
+        "Re-evaluation requests are named by the user or tuner evaluate (reevaluate/<name>.json); only the trigger "
+        "reads them, and the grant is limited to that prefix of this stack's bucket.",
+    ),
+    (
+        "/serving/*",
+        "The Promote step reads and appends serving/history.jsonl (and lists that prefix so a missing file reads as "
+        "404); the grant is limited to that prefix of this stack's bucket.",
+    ),
+    (
         "/eval/*",
         "Fixed evaluation sets are named by the user (eval/<name>.jsonl, evaluation.test_set) and read by "
         "PlanEvaluation only; the grant is limited to that prefix of this stack's bucket.",
@@ -97,7 +107,8 @@ _LIST_AND_TRACE_REASON = (
     "(active tracing); for the capacity steps, bedrock:ListProvisionedModelThroughputs/"
     "ListCustomModelDeployments (finding a run's capacity by its deterministic name); for Preflight, the read-only "
     "bedrock:GetFoundationModelAvailability (model access of the base model and the judge) and "
-    "servicequotas:ListServiceQuotas (the account's Amazon Bedrock quotas)."
+    "servicequotas:ListServiceQuotas (the account's Amazon Bedrock quotas); for Promote, "
+    "bedrock:ListCustomModelDeployments (finding the stack's serving deployment by name)."
 )
 
 

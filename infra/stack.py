@@ -15,7 +15,7 @@ from infra.settings_parameter import SettingsParameter
 from infra.sweeper import CapacitySweeper
 from infra.trigger import RunTrigger
 from infra.workflow import FineTuningWorkflow
-from lambdas.contracts import EVAL_PREFIX, INCOMING_PREFIX, RUNS_PREFIX, StateName
+from lambdas.contracts import EVAL_PREFIX, INCOMING_PREFIX, REEVALUATE_PREFIX, RUNS_PREFIX, SERVING_PREFIX, StateName
 from lambdas.settings import PipelineSettings
 
 
@@ -56,7 +56,8 @@ class FineTuningStack(Stack):
         incoming = f"{INCOMING_PREFIX}*"
         read_object = ["s3:GetObject", "s3:GetObjectVersion"]
         object_grants: dict[StateName, list[tuple[list[str], str]]] = {
-            StateName.VALIDATE_DATASET: [(read_object, incoming), (["s3:PutObject"], runs)],
+            # A re-evaluation reads the splits of the run that trained its model (runs/<source>/data/).
+            StateName.VALIDATE_DATASET: [(read_object, incoming), (read_object, runs), (["s3:PutObject"], runs)],
             StateName.READ_TRAINING_METRICS: [(read_object, runs), (["s3:PutObject"], runs)],
             StateName.PLAN_EVALUATION: [
                 (read_object, runs),
@@ -96,9 +97,13 @@ class FineTuningStack(Stack):
         )
         workflow.state_machine.grant_start_execution(trigger.handler.role)
         settings_parameter.grant_read(trigger.handler.role)
-        # HeadObject only: tells an URL-encoded key in the event from a key that really contains "+" or "%".
+        # HeadObject tells an URL-encoded key in the event from a key that really contains "+" or "%"; GetObject
+        # reads a drop's metadata and a re-evaluation request (a small JSON object under reevaluate/).
         trigger.handler.add_to_role_policy(
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(incoming)])
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[bucket.arn_for_objects(incoming), bucket.arn_for_objects(f"{REEVALUATE_PREFIX}*")],
+            )
         )
 
         sweeper = CapacitySweeper(
@@ -129,6 +134,32 @@ class FineTuningStack(Stack):
             )
         )
 
+        # The serving record (/<stack>/serving, lambdas/serving) is written at the first promotion, not by
+        # CloudFormation: `cdk destroy` must not take away what applications call (README: tuner serving --delete).
+        serving_parameter = f"/{self.stack_name}/serving"
+        serving_parameter_arn = self.format_arn(
+            service="ssm", resource="parameter", resource_name=serving_parameter.lstrip("/")
+        )
+        history = bucket.arn_for_objects(f"{SERVING_PREFIX}*")
+        promote = workflow.function(StateName.PROMOTE)
+        promote.add_to_role_policy(
+            iam.PolicyStatement(actions=["ssm:GetParameter", "ssm:PutParameter"], resources=[serving_parameter_arn])
+        )
+        promote.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[history]))
+        promote.add_to_role_policy(  # a missing history.jsonl must answer 404, not 403
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{SERVING_PREFIX}*"]}},
+            )
+        )
+        notifications.topic.grant_publish(promote.role)
+        # The trigger reads the champion a run is compared with; retention never deletes a model the record names.
+        for reader in (trigger.handler, workflow.function(StateName.APPLY_RETENTION)):
+            reader.add_to_role_policy(
+                iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[serving_parameter_arn])
+            )
+
         self.data = data
         self.workflow = workflow
         self.trigger = trigger
@@ -146,3 +177,9 @@ class FineTuningStack(Stack):
         )
         CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)
         CfnOutput(self, "NotificationTopicArn", value=notifications.topic.topic_arn)
+        CfnOutput(
+            self,
+            "ServingParameterName",
+            value=serving_parameter,
+            description="The serving record: which custom model serves and through which deployment (tuner serving)",
+        )

@@ -1,4 +1,9 @@
-"""Starts a run when a JSONL lands under ``incoming/``.
+"""Starts a run when an object lands under ``incoming/``.
+
+Every object created there is a drop, whatever its name, so none goes unanswered: a format the pipeline cannot read
+(``.csv``, ``.parquet``...) still starts a run, which ValidateDataset ends REJECTED with the reason and what to upload
+instead, and the notification says so. Only folder markers (keys ending in "/", which the S3 console's "Create
+folder" makes) start nothing: the function returns ``started=False`` with the reason and logs it.
 
 EventBridge cannot name a Step Functions execution, and S3 delivers events at least once. The trigger function names
 the execution after the object (key + version/etag), so a duplicate delivery is refused by Step Functions instead of
@@ -28,7 +33,10 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.lambda_function import PipelineFunction, lambdas_package_code, powertools_layer
-from lambdas.contracts import INCOMING_PREFIX
+from lambdas.contracts import INCOMING_PREFIX, REEVALUATE_PREFIX
+
+# Key prefixes whose objects start a run; each is one EventBridge prefix filter (the rule matches any of them).
+DROP_PREFIXES = (INCOMING_PREFIX, REEVALUATE_PREFIX)
 
 
 class RunTrigger(Construct):
@@ -38,7 +46,7 @@ class RunTrigger(Construct):
             self,
             "StartRun",
             handler_module="trigger",
-            description="Starts one fine-tuning run per dropped JSONL object version",
+            description="Starts one fine-tuning run per object version dropped under incoming/",
             code=lambdas_package_code(),
             layers=[powertools_layer(self)],
             timeout=Duration.seconds(30),
@@ -77,13 +85,14 @@ class RunTrigger(Construct):
         self.rule = events.Rule(
             self,
             "OnDatasetDropped",
-            description="A .jsonl object created under incoming/ starts a fine-tuning run",
+            description="Every object created under incoming/ starts a fine-tuning run (or a REJECTED one, with why); "
+            "one under reevaluate/ evaluates an existing custom model again",
             event_pattern=events.EventPattern(
                 source=["aws.s3"],
                 detail_type=["Object Created"],
                 detail={
                     "bucket": {"name": [bucket.bucket_name]},
-                    "object": {"key": [{"wildcard": f"{INCOMING_PREFIX}*.jsonl"}]},
+                    "object": {"key": [{"prefix": prefix} for prefix in DROP_PREFIXES]},
                 },
             ),
         )

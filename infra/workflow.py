@@ -3,12 +3,13 @@
     ValidateDataset -> DatasetValid? -(invalid)-> WriteReport (REJECTED; no Bedrock call was made)
     PlanEvaluation                         (the questions, leaked ones left out, and the judge: before any spend)
     Preflight -> PreflightPassed? -(no)-> WriteReport (REJECTED: access, quota, budget or concurrent runs)
+    TrainsAModel? -(a re-evaluation of an existing custom model)-> CreateInferenceCapacity
     StartCustomizationJob -> PollCustomizationJob <-> WaitForCustomizationJob   (waits grow geometrically)
     ReadTrainingMetrics -> CreateInferenceCapacity -> PollInferenceCapacity <-> WaitForInferenceCapacity
     GenerateAnswers (Map over shards: GenerateAnswersShard)      <- the only evaluation work that needs capacity
     DeleteInferenceCapacity -> AnswersGenerated? -(no)-> WriteReport
     ScoreAnswers (Map over shards: ScoreAnswersShard) -> SummarizeEvaluation    (capacity is gone by now)
-    WriteReport -> Notify -> RunOutcome? -> Succeeded | Failed | Rejected
+    WriteReport -> Promote -> ApplyRetention -> Notify -> RunOutcome? -> Succeeded | Failed | Rejected
 
 Nothing before StartCustomizationJob creates anything in Bedrock: ValidateDataset, PlanEvaluation and Preflight only
 read, and a problem any of them finds ends the run REJECTED (invalid data, a failed preflight check) or FAILED (a
@@ -77,6 +78,9 @@ STEPS = (
     ),
     StepSpec(StateName.DELETE_INFERENCE_CAPACITY, "Deletes the run's inference capacity", Duration.minutes(2)),
     StepSpec(StateName.WRITE_REPORT, "Writes report.json, report.md and report.html", Duration.minutes(2), 1024),
+    StepSpec(
+        StateName.PROMOTE, "Serves the run's model when it is eligible and promotion is auto", Duration.minutes(2)
+    ),
     StepSpec(StateName.APPLY_RETENTION, "Keeps or deletes the run's custom model", Duration.minutes(1)),
     StepSpec(StateName.NOTIFY, "Publishes the run's outcome", Duration.minutes(1)),
 )
@@ -272,6 +276,7 @@ class FineTuningWorkflow(Construct):
         score = self._shard_map(StateName.SCORE_ANSWERS, timeout_retries=3)
         summarize = self._task(StateName.SUMMARIZE_EVALUATION)
         write_report = self._task(StateName.WRITE_REPORT)
+        promote = self._task(StateName.PROMOTE)
         retention = self._task(StateName.APPLY_RETENTION)
         notify = self._task(StateName.NOTIFY)
 
@@ -305,9 +310,12 @@ class FineTuningWorkflow(Construct):
         )
         notify.next(outcome)
         self._catch_into(notify, StateName.NOTIFY, outcome)
-        # After the report (which states the decision), the custom model is kept or deleted; then the owner is told.
-        write_report.next(retention)
+        # After the report (which states both decisions), the model may be promoted to serve, then it is kept or
+        # deleted (never when it serves); then the owner is told.
+        write_report.next(promote)
         self._catch_into(write_report, StateName.WRITE_REPORT, notify)
+        promote.next(retention)
+        self._catch_into(promote, StateName.PROMOTE, retention)
         retention.next(notify)
         self._catch_into(retention, StateName.APPLY_RETENTION, notify)
 
@@ -363,9 +371,20 @@ class FineTuningWorkflow(Construct):
             .when(sfn.Condition.boolean_equals("$.poll_inference_capacity.failed", True), delete_capacity)
             .otherwise(wait_for_capacity)
         )
+        # A re-evaluation of an existing custom model skips the job: its model is bought capacity for at once.
+        trains = (
+            sfn.Choice(self, "TrainsAModel?")
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.is_present("$.run.reevaluation"), sfn.Condition.is_not_null("$.run.reevaluation")
+                ),
+                create_capacity,
+            )
+            .otherwise(start_job)
+        )
         preflight_passed = (
             sfn.Choice(self, "PreflightPassed?")
-            .when(sfn.Condition.boolean_equals("$.preflight.passed", True), start_job)
+            .when(sfn.Condition.boolean_equals("$.preflight.passed", True), trains)
             .otherwise(write_report)
         )
         dataset_valid = (
@@ -413,6 +432,19 @@ class FineTuningWorkflow(Construct):
 
         # The run's custom model is named at run time (custom-model/<base>/<id>): the retention step may delete one.
         allow(StateName.APPLY_RETENTION, ["bedrock:DeleteCustomModel"], [custom_models])
+        # Promotion creates the stack's one serving deployment, or switches the model behind it.
+        allow(
+            StateName.PROMOTE,
+            [
+                "bedrock:GetCustomModel",
+                "bedrock:CreateCustomModelDeployment",
+                "bedrock:UpdateCustomModelDeployment",
+                "bedrock:GetCustomModelDeployment",
+                "bedrock:TagResource",
+            ],
+            [custom_models, deployments],
+        )
+        allow(StateName.PROMOTE, ["bedrock:ListCustomModelDeployments"], ["*"])
 
         # The job customizes the configured base model (its customizable variant, e.g. amazon.nova-lite-v1:0:300k),
         # in the stack's region: that one foundation model, not foundation-model/*.
@@ -443,6 +475,8 @@ class FineTuningWorkflow(Construct):
         # ListServiceQuotas supports resource-level permissions: both require "*".
         allow(StateName.PREFLIGHT, ["bedrock:GetFoundationModelAvailability"], ["*"])
         allow(StateName.PREFLIGHT, ["servicequotas:ListServiceQuotas"], ["*"])
+        # A re-evaluation's model must exist, be Active and come from the stack's base model.
+        allow(StateName.PREFLIGHT, ["bedrock:GetCustomModel"], [custom_models])
         allow(
             StateName.CREATE_INFERENCE_CAPACITY,
             [

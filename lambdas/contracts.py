@@ -106,10 +106,36 @@ class RunPaths(BaseModel):
 
 
 INCOMING_PREFIX = "incoming/"
+REEVALUATE_PREFIX = "reevaluate/"  # a JSON request to evaluate an existing custom model again, without training
 EVAL_PREFIX = "eval/"  # fixed evaluation sets (evaluation.test_set) live here
 RUNS_PREFIX = "runs/"
+SERVING_PREFIX = "serving/"  # serving/history.jsonl: every change of the stack's champion
 DATA_PREFIX_PATTERN = "runs/*/data/*"  # what the Bedrock service role may read
 JOB_OUTPUT_PREFIX_PATTERN = "runs/*/job-output/*"  # what the Bedrock service role may write
+
+
+class Reevaluation(_Model):
+    """A run that evaluates an existing custom model again: no validation of a new drop, no training.
+
+    Created by the trigger from a request under ``reevaluate/`` (``tuner evaluate --custom-model ARN`` uploads one).
+    The questions are the source run's test split (``source_run_id``) or the fixed set ``evaluation.test_set``.
+    """
+
+    custom_model_arn: str = ""  # empty only when the request could not be read (request_error says why)
+    source_run_id: str | None = None  # the run that trained the model: its prepared splits are reused
+    request_key: str  # the request object under reevaluate/
+    request_error: str | None = None  # why the request is unusable: the run ends REJECTED before anything is bought
+
+
+class ChampionAtStart(_Model):
+    """The stack's champion when the run started (the serving record ``/<stack>/serving``). When it serves through
+    the stack's on-demand deployment it answers the same questions as a third contestant."""
+
+    custom_model_arn: str
+    run_id: str
+    deployment_arn: str | None = None  # where it answers; None: it needs Provisioned Throughput and is not asked
+    scores: dict[str, Any] = Field(default_factory=dict)  # what it won on (the serving record's figures)
+    evaluation_set_sha256: str | None = None
 
 
 class RunConfig(_Model):
@@ -127,6 +153,12 @@ class RunConfig(_Model):
     emulated: bool = False  # true when Bedrock is the local emulator: every figure in the report is labelled so
     overrides: dict[str, Any] | None = None  # the drop's own settings (object metadata), applied over the stack's
     overrides_error: str | None = None  # why the drop's overrides were refused: the run ends REJECTED
+    reevaluation: Reevaluation | None = None  # set when this run re-evaluates an existing custom model
+    champion: ChampionAtStart | None = None  # the stack's champion when the run started, if any
+
+    @property
+    def is_reevaluation(self) -> bool:
+        return self.reevaluation is not None
 
     @property
     def paths(self) -> RunPaths:
@@ -233,6 +265,7 @@ class GenerateAnswersShardOutput(_Model):
     questions: int
     answered_base: int
     answered_fine_tuned: int
+    answered_champion: int | None = None  # None: no champion was asked
     reused: int  # answers saved by an earlier attempt and not asked again
     generated: int
 
@@ -246,6 +279,18 @@ class ScoreAnswersShardOutput(_Model):
     first_judge_error: str | None = None
 
 
+class PrimaryComparison(_Model):
+    """The fine-tuned model against one opponent (base model or champion) on the primary metric: what promotion
+    needs, small enough to travel in the state."""
+
+    outcome: str  # improved | regressed | no_clear_difference | inconclusive
+    primary_metric: str
+    n: int | None = None
+    mean_delta: float | None = None  # fine-tuned minus the opponent
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+
 class SummarizeEvaluationOutput(_Model):
     evaluation_key: str
     items: int
@@ -255,6 +300,10 @@ class SummarizeEvaluationOutput(_Model):
     judge_model_id: str | None
     outcome: str  # the verdict's outcome: improved | regressed | no_clear_difference | inconclusive
     reason: str
+    champion: ScoreSummary | None = None  # the champion's scores, when it was evaluated as a third contestant
+    champion_outcome: str | None = None  # the challenger against the champion, by the same rules
+    versus_base: PrimaryComparison | None = None
+    versus_champion: PrimaryComparison | None = None
 
 
 class CheckStatus(StrEnum):
@@ -318,6 +367,18 @@ class ApplyRetentionOutput(_Model):
     error: str | None = None  # a delete that failed: the model is kept, and still bills storage
 
 
+class PromoteOutput(_Model):
+    """What the Promote step did with the run's model, by the ``promotion`` policy and the eligibility rule."""
+
+    decision: Literal["promote", "recommend", "skip"]
+    eligible: bool
+    reason: str  # why it is (not) eligible, in a sentence
+    promoted: bool = False
+    deployment_arn: str | None = None  # the stack's stable serving deployment after the promotion
+    message: str = ""  # what changed, for the notification
+    error: str | None = None  # a promotion that failed: nothing changed, the command to retry is in the message
+
+
 class WriteReportOutput(_Model):
     status: RunStatus
     report_key: str
@@ -361,6 +422,14 @@ class RunState(BaseModel):
     delete_inference_capacity: DeleteInferenceCapacityOutput | None = None
     write_report: WriteReportOutput | None = None
     apply_retention: ApplyRetentionOutput | None = None
+    promote: PromoteOutput | None = None
+
+    @property
+    def custom_model_arn(self) -> str | None:
+        """The model this run evaluates: the one its job trained, or the one a re-evaluation names."""
+        if self.run.reevaluation is not None:
+            return self.run.reevaluation.custom_model_arn or None
+        return self.poll_customization_job.custom_model_arn if self.poll_customization_job else None
 
 
 # State names, shared by the CDK workflow, the handlers and the tests that walk the definition.
@@ -378,6 +447,7 @@ class StateName(StrEnum):
     SCORE_ANSWERS = "ScoreAnswers"  # a Map over shards; its function scores one shard
     SUMMARIZE_EVALUATION = "SummarizeEvaluation"
     WRITE_REPORT = "WriteReport"
+    PROMOTE = "Promote"  # serves the run's model when it is eligible and promotion is auto (lambdas/serving)
     APPLY_RETENTION = "ApplyRetention"  # keeps or deletes the run's custom model, by custom_model_retention
     NOTIFY = "Notify"
 

@@ -424,6 +424,9 @@ def judge_call_tokens(kind: Literal["correctness", "pairwise"], texts_chars: int
     return _tokens(prompt + texts_chars), _tokens(reply_chars)
 
 
+NO_TRAINING = "no training: a re-evaluation of an existing custom model"
+
+
 def estimate_run_cost(
     settings: PipelineSettings,
     region: str | None,
@@ -433,8 +436,12 @@ def estimate_run_cost(
     evaluation_questions: int | None = None,
     tokens_per_question: int | None = None,
     capacity_hours: float | None = None,
+    trains: bool = True,
 ) -> CostEstimate:
     """What a run with ``settings`` should cost, before it starts: for a budget check.
+
+    ``trains`` false is a re-evaluation of an existing custom model: no training, and no storage the run adds (the
+    model is stored whether or not it is evaluated again).
 
     ``estimated_training_tokens`` is the validator's billed-token estimate (training tokens x epochs).
     ``evaluation_questions`` defaults to ``evaluation.max_test_records``; ``tokens_per_question`` (question and
@@ -446,7 +453,12 @@ def estimate_run_cost(
     region = region or _only_region(spec)
     prices = list_prices(spec.model_id, region, settings.prices)
     epochs = epochs_of(settings)
-    training = estimate_training_cost(prices, billed_tokens=estimated_training_tokens, epochs=epochs)
+    if trains:
+        training = estimate_training_cost(prices, billed_tokens=estimated_training_tokens, epochs=epochs)
+        storage = estimate_storage_cost(prices)
+    else:
+        training = CostPart(name="training", usd=0.0, basis=NO_TRAINING)
+        storage = CostPart(name="storage_per_month", usd=0.0, basis=f"{NO_TRAINING}: it adds no stored model")
 
     evaluation_settings = settings.evaluation
     questions = evaluation_questions if evaluation_questions is not None else evaluation_settings.max_test_records
@@ -509,7 +521,7 @@ def estimate_run_cost(
         training=training,
         capacity=capacity,
         evaluation=evaluation,
-        storage_per_month=estimate_storage_cost(prices),
+        storage_per_month=storage,
         when="before-run",
     )
 

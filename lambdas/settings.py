@@ -132,7 +132,14 @@ class EvaluationSettings(_Strict):
 
     @property
     def resolved_min_effect(self) -> float:
-        return self.min_effect if self.min_effect is not None else DEFAULT_MIN_EFFECT[self.primary_metric]
+        return self.min_effect_for(self.primary_metric)
+
+    def min_effect_for(self, metric: str) -> float:
+        """``min_effect`` applies to the primary metric; another metric (the comparison with the champion when the
+        primary one is the pairwise preference) takes its own default."""
+        if self.min_effect is not None and metric == self.primary_metric:
+            return self.min_effect
+        return DEFAULT_MIN_EFFECT[metric]
 
     @model_validator(mode="after")
     def _primary_metric_is_measured(self) -> EvaluationSettings:
@@ -197,6 +204,9 @@ class PipelineSettings(_Strict):
     # What happens to the run's custom model (it bills storage every month) once the run has reported:
     # keep it, delete it unless the verdict is "improved", or delete it.
     custom_model_retention: Literal["keep", "delete-unless-improved", "delete"] = "keep"
+    # Serving the winner (lambdas/serving): off (never), manual (the report says when a run's model is eligible and
+    # gives the command), auto (an eligible model is promoted when the run reports).
+    promotion: Literal["off", "manual", "auto"] = "manual"
     sweeper_interval_minutes: int = Field(default=15, ge=5, le=1_440)
     notification_email: str | None = Field(default=None, max_length=254)  # RFC 5321's longest forward-path
     customization_kms_key_arn: str | None = None

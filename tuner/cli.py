@@ -26,6 +26,7 @@ COMMANDS = (
     "sweep",
     "capacity",
     "models",
+    "serving",  # also registers promote and rollback
 )
 
 EXIT_OK = 0

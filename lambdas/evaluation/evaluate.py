@@ -24,6 +24,7 @@ from typing import Any
 from lambdas.clock import utc_now
 from lambdas.contracts import (
     GenerateAnswersShardOutput,
+    PrimaryComparison,
     RunState,
     ScoreAnswersShardOutput,
     ShardState,
@@ -46,6 +47,7 @@ from lambdas.evaluation.results import (
     ScoredAnswer,
     summarize,
 )
+from lambdas.evaluation.verdict import Verdict
 
 BertScoreFn = Callable[[Sequence[str], Sequence[str]], list[BertScoreValue]]
 
@@ -80,10 +82,13 @@ def generate_shard(
     if state.create_inference_capacity is None or state.plan_evaluation is None:
         raise ConfigurationError("the run has no inference capacity or evaluation plan for the fine-tuned model")
     questions = _shard_questions(state, s3, bucket)
-    models = {
+    models: dict[ModelRole, str] = {
         ModelRole.BASE: state.plan_evaluation.base_invocation_id,
         ModelRole.FINE_TUNED: state.create_inference_capacity.arn,
     }
+    champion = run.champion
+    if champion is not None and champion.deployment_arn and champion.custom_model_arn != state.custom_model_arn:
+        models[ModelRole.CHAMPION] = champion.deployment_arn  # the stable deployment: nothing is bought for it
     outcome = generate_answers(
         questions,
         models,
@@ -94,7 +99,12 @@ def generate_shard(
         retry=retry,
         out_of_time=out_of_time,
     )
-    require_enough_answers(questions, outcome.answers, models, answers_prefix=run.paths.answers_prefix)
+    # Only the two models the run is about can fail it: a champion that cannot answer makes the comparison with it
+    # inconclusive, never the run failed.
+    contestants: dict[ModelRole, str] = {
+        role: model for role, model in models.items() if role is not ModelRole.CHAMPION
+    }
+    require_enough_answers(questions, outcome.answers, contestants, answers_prefix=run.paths.answers_prefix)
 
     def answered(role: ModelRole) -> int:
         return sum(1 for q in questions if (a := outcome.answers.get((role, q.index))) and a.text is not None)
@@ -104,6 +114,7 @@ def generate_shard(
         questions=len(questions),
         answered_base=answered(ModelRole.BASE),
         answered_fine_tuned=answered(ModelRole.FINE_TUNED),
+        answered_champion=answered(ModelRole.CHAMPION) if ModelRole.CHAMPION in models else None,
         reused=outcome.reused,
         generated=outcome.generated,
     )
@@ -202,6 +213,7 @@ def score_shard(
         return answer.text if answer is not None else None
 
     answered = [(role, q) for q in questions for role in ModelRole if text(role, q) is not None]
+    champion_asked = any(role is ModelRole.CHAMPION for role, _ in answers)
     values = bertscore([text(role, q) or "" for role, q in answered], [q.reference for _, q in answered])
     bert = {(role, q.index): value for (role, q), value in zip(answered, values, strict=True)}
 
@@ -297,6 +309,7 @@ def score_shard(
             base=scored(ModelRole.BASE, question),
             fine_tuned=scored(ModelRole.FINE_TUNED, question),
             pairwise=preferences.get(question.index),
+            champion=scored(ModelRole.CHAMPION, question) if champion_asked else None,
         )
         for question in questions
     ]
@@ -359,4 +372,20 @@ def summarize_evaluation(state: RunState, *, bucket: str, s3: Any) -> SummarizeE
         judge_model_id=result.judge_model_id,
         outcome=result.verdict.outcome.value if result.verdict else "inconclusive",
         reason=result.verdict.reason if result.verdict else "no verdict was computed",
+        champion=result.champion.summary if result.champion else None,
+        champion_outcome=result.champion.verdict.outcome.value if result.champion else None,
+        versus_base=primary_comparison(result.verdict) if result.verdict else None,
+        versus_champion=primary_comparison(result.champion.verdict) if result.champion else None,
+    )
+
+
+def primary_comparison(verdict: Verdict) -> PrimaryComparison:
+    primary = next((stats for stats in verdict.metrics if stats.name == verdict.primary_metric), None)
+    return PrimaryComparison(
+        outcome=verdict.outcome.value,
+        primary_metric=verdict.primary_metric,
+        n=primary.n if primary else None,
+        mean_delta=primary.mean_delta if primary else None,
+        ci_low=primary.ci_low if primary else None,
+        ci_high=primary.ci_high if primary else None,
     )

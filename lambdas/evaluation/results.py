@@ -21,14 +21,16 @@ class _Model(BaseModel):
 
 
 class ModelRole(StrEnum):
-    """Which of the two compared models produced an answer."""
+    """Which of the compared models produced an answer: the base model, the run's fine-tuned model (the challenger)
+    and, when the stack has one serving on demand, the champion."""
 
     BASE = "base"
     FINE_TUNED = "fine_tuned"
+    CHAMPION = "champion"
 
     @property
     def label(self) -> str:
-        return "base" if self is ModelRole.BASE else "fine-tuned"
+        return self.value.replace("_", "-")
 
 
 def question_fingerprint(question: str, system: str | None) -> str:
@@ -129,8 +131,11 @@ class EvaluatedItem(_Model):
     base: ScoredAnswer
     fine_tuned: ScoredAnswer
     pairwise: PairwiseVerdict | None = None
+    champion: ScoredAnswer | None = None  # the stack's champion, when it was evaluated too
 
     def for_role(self, role: ModelRole) -> ScoredAnswer:
+        if role is ModelRole.CHAMPION:
+            return self.champion or ScoredAnswer(answer=None, error="the champion was not evaluated")
         return self.base if role is ModelRole.BASE else self.fine_tuned
 
 
@@ -162,6 +167,16 @@ class PairwiseSummary(_Model):
     position_consistency: float | None  # share of judged questions where both orders agreed
 
 
+class ChampionComparison(_Model):
+    """The run's fine-tuned model (the challenger) against the stack's champion, on the same questions."""
+
+    custom_model_arn: str
+    run_id: str  # the run that trained the champion
+    invoked_as: str  # the stable deployment it answered through
+    summary: ScoreSummary
+    verdict: Verdict  # challenger minus champion, by the same rules as the verdict against the base model
+
+
 class EvaluationResult(_Model):
     """``runs/<run-id>/evaluation.json``: every item with both answers and all scores."""
 
@@ -182,6 +197,7 @@ class EvaluationResult(_Model):
     pairwise: PairwiseSummary | None = None
     verdict: Verdict | None = None
     warnings: list[str] = Field(default_factory=list)  # e.g. a judge of the tuned model's own family
+    champion: ChampionComparison | None = None
 
 
 def summarize(items: list[EvaluatedItem], role: ModelRole) -> ScoreSummary:

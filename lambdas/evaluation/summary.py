@@ -12,6 +12,7 @@ from datetime import datetime
 from lambdas.contracts import RunState
 from lambdas.evaluation.prompts import PROMPT_VERSION
 from lambdas.evaluation.results import (
+    ChampionComparison,
     EvaluatedItem,
     EvaluationResult,
     EvaluationSet,
@@ -28,16 +29,22 @@ from lambdas.registry import ModelSpec, alternative_judge, same_family
 
 
 def metric_statistics(
-    items: Sequence[EvaluatedItem], *, judged: bool, pairwise: bool, seed: int = 0
+    items: Sequence[EvaluatedItem],
+    *,
+    judged: bool,
+    pairwise: bool,
+    seed: int = 0,
+    against: ModelRole = ModelRole.BASE,
 ) -> list[MetricStatistics]:
-    """Paired statistics of each measured metric over ``items`` (one per question asked)."""
+    """Paired statistics of each measured metric over ``items`` (one per question asked): the fine-tuned model minus
+    ``against`` (the base model, or the champion; the pairwise judge compares with the base model only)."""
     asked = len(items)
     metrics: list[MetricStatistics] = []
     if judged:
         deltas: list[float | None] = []
         errors: list[str] = []
         for item in items:
-            tuned, base = item.fine_tuned.judge, item.base.judge
+            tuned, base = item.fine_tuned.judge, item.for_role(against).judge
             if tuned is not None and base is not None and tuned.score is not None and base.score is not None:
                 deltas.append(float(tuned.score - base.score))
             else:
@@ -46,7 +53,7 @@ def metric_statistics(
         metrics.append(
             _with_error(paired_statistics(MetricName.JUDGE_CORRECTNESS, deltas, asked=asked, seed=seed), errors)
         )
-    if pairwise:
+    if pairwise and against is ModelRole.BASE:
         deltas = []
         errors = []
         for item in items:
@@ -62,7 +69,7 @@ def metric_statistics(
         )
     bert: list[float | None] = []
     for item in items:
-        tuned_b, base_b = item.fine_tuned.bertscore, item.base.bertscore
+        tuned_b, base_b = item.fine_tuned.bertscore, item.for_role(against).bertscore
         bert.append(tuned_b.f1 - base_b.f1 if tuned_b is not None and base_b is not None else None)
     metrics.append(paired_statistics(MetricName.BERTSCORE_F1, bert, asked=asked, seed=seed))
     return metrics
@@ -123,6 +130,31 @@ def build_result(
         excluded_questions=len(leaked),
     )
     judge_model_id = (plan.judge_invocation_id if plan else None) if judged else None
+    champion = run.champion
+    versus_champion = None
+    if champion is not None and any(item.champion is not None for item in items):
+        # The same rules against the champion; its primary metric is the run's, or judge correctness when that is
+        # the pairwise preference (the pairwise judge compares with the base model only).
+        against = metric_statistics(
+            items, judged=judged, pairwise=False, seed=run.settings.split.seed, against=ModelRole.CHAMPION
+        )
+        primary: str = settings.primary_metric
+        if primary == MetricName.PAIRWISE_PREFERENCE.value:
+            primary = (MetricName.JUDGE_CORRECTNESS if judged else MetricName.BERTSCORE_F1).value
+        versus_champion = ChampionComparison(
+            custom_model_arn=champion.custom_model_arn,
+            run_id=champion.run_id,
+            invoked_as=champion.deployment_arn or "",
+            summary=summarize(items, ModelRole.CHAMPION),
+            verdict=decide(
+                against,
+                primary_metric=primary,
+                min_effect=settings.min_effect_for(primary),
+                min_judge_coverage=settings.min_judge_coverage,
+                min_items=settings.min_items,
+                excluded_questions=len(leaked),
+            ),
+        )
     return EvaluationResult(
         run_id=run.run_id,
         base_model_id=plan.base_invocation_id if plan else run.settings.model.base_invocation_id(None),
@@ -152,4 +184,5 @@ def build_result(
         pairwise=pairwise_summary(items) if pairwise else None,
         verdict=verdict,
         warnings=judge_warnings(judge_model_id, run.settings.model),
+        champion=versus_champion,
     )

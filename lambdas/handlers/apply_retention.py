@@ -13,6 +13,6 @@ from lambdas.observability import logger, tracer
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], _context: LambdaContext) -> dict[str, Any]:
-    output = apply_retention(aws.client("bedrock"), RunState.model_validate(event))
+    output = apply_retention(aws.client("bedrock"), RunState.model_validate(event), aws.client("ssm"))
     logger.info("custom model retention applied", extra=output.model_dump(mode="json"))
     return output.model_dump(mode="json")

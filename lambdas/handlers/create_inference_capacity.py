@@ -14,7 +14,7 @@ from lambdas.observability import logger, tracer
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], _context: LambdaContext) -> dict[str, Any]:
     state = RunState.model_validate(event)
-    model_arn = state.poll_customization_job.custom_model_arn if state.poll_customization_job else None
+    model_arn = state.custom_model_arn
     output = create_inference_capacity(aws.client("bedrock"), state.run, model_arn)
     logger.info("inference capacity created", extra={"kind": output.kind.value, "arn": output.arn})
     return output.model_dump(mode="json")

@@ -13,13 +13,17 @@ from lambdas.aws import client
 from lambdas.contracts import RunState
 from lambdas.dataset.run_dataset import validate_run_dataset
 from lambdas.observability import logger, tracer
+from lambdas.runs.reevaluate import reevaluation_dataset
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], _context: LambdaContext) -> dict[str, Any]:
     state = RunState.model_validate(event)  # the run carries the bucket, key, version and settings: no env needed
-    output = validate_run_dataset(client("s3"), state.run)
+    if state.run.is_reevaluation:  # the splits of the run that trained the model: nothing to validate or write
+        output = reevaluation_dataset(client("s3"), state.run)
+    else:
+        output = validate_run_dataset(client("s3"), state.run)
     logger.info(
         "dataset validated",
         extra={"valid": output.valid, "records": output.records, "errors": output.error_count},

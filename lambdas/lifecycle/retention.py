@@ -9,8 +9,12 @@
 
 The decision is a pure function of the settings and the verdict, so the report (written first) states it, and the
 ApplyRetention step (after the report) carries it out. Deleting never touches capacity: the run's throughput or
-deployment is deleted by then on every path. A model that serves as the stack's champion (issue: serve the winner)
-must never be deleted here; no such record exists yet in this version.
+deployment is deleted by then on every path.
+
+A model that serves is never deleted: one the run promotes (``promotion`` auto, an eligible model) is kept by the
+decision itself, and before any delete the step reads the stack's serving record and keeps every model it names
+(the champion and its rollback targets, ``lambdas.serving.record.protected_arns``). A record that cannot be read
+keeps the model: a delete that might take away what applications call is not made blind.
 """
 
 from __future__ import annotations
@@ -31,6 +35,13 @@ class RetentionDecision(NamedTuple):
 
 def retention_decision(state: RunState) -> RetentionDecision:
     setting = state.run.settings.custom_model_retention
+    if state.run.reevaluation is not None:
+        # The model is not this run's: retention applied when the run that trained it reported.
+        return RetentionDecision(
+            None,
+            False,
+            "a re-evaluation keeps the model it evaluates (retention is decided by the run that trained it)",
+        )
     poll = state.poll_customization_job
     arn = poll.custom_model_arn if poll is not None else None
     if arn is None:
@@ -41,15 +52,19 @@ def retention_decision(state: RunState) -> RetentionDecision:
         return RetentionDecision(arn, False, "custom_model_retention is keep")
     if setting == "delete":
         return RetentionDecision(arn, True, "custom_model_retention is delete")
+    from lambdas.serving.run_promotion import promotion_decision  # lifecycle is imported by serving: no cycle here
+
+    if promotion_decision(state).decision == "promote":
+        return RetentionDecision(arn, False, "the run promotes it to serve (promotion auto)")
     if outcome == "improved":
         return RetentionDecision(arn, False, "the verdict is improved (custom_model_retention delete-unless-improved)")
     what = f"the verdict is {outcome.replace('_', ' ')}" if outcome else "the run has no verdict"
     return RetentionDecision(arn, True, f"{what} (custom_model_retention delete-unless-improved)")
 
 
-def apply_retention(bedrock: Any, state: RunState) -> ApplyRetentionOutput:
+def apply_retention(bedrock: Any, state: RunState, ssm: Any = None) -> ApplyRetentionOutput:
     """Carry out the decision; a delete that fails is reported (the model is kept), never raised: the run's
-    report and notification still go out."""
+    report and notification still go out. ``ssm`` reads the serving record (no delete without it)."""
     decision = retention_decision(state)
     setting = state.run.settings.custom_model_retention
     if decision.custom_model_arn is None:
@@ -57,6 +72,11 @@ def apply_retention(bedrock: Any, state: RunState) -> ApplyRetentionOutput:
     if not decision.delete:
         return ApplyRetentionOutput(
             custom_model_arn=decision.custom_model_arn, setting=setting, action="kept", reason=decision.reason
+        )
+    serving = _serving_protection(ssm, state.run.stack_name, decision.custom_model_arn)
+    if serving is not None:
+        return ApplyRetentionOutput(
+            custom_model_arn=decision.custom_model_arn, setting=setting, action="kept", reason=serving
         )
     try:
         with service_call(f"deleting custom model {decision.custom_model_arn}"):
@@ -73,3 +93,22 @@ def apply_retention(bedrock: Any, state: RunState) -> ApplyRetentionOutput:
     return ApplyRetentionOutput(
         custom_model_arn=decision.custom_model_arn, setting=setting, action="deleted", reason=decision.reason
     )
+
+
+def _serving_protection(ssm: Any, stack_name: str, arn: str) -> str | None:
+    """Why the model must be kept because of the serving record, or None when it may be deleted."""
+    from lambdas.serving.record import protected_arns
+    from lambdas.serving.store import read_record
+
+    if ssm is None:
+        return "kept: the serving record was not read, and a model that may serve is never deleted blind"
+    try:
+        record = read_record(ssm, stack_name)
+    except Exception as error:  # unreadable: keep the model, and say why
+        return (
+            f"kept: the serving record could not be read ({type(error).__name__}), and a model that may serve is "
+            "never deleted blind"
+        )
+    if arn in protected_arns(record):
+        return "kept: the stack's serving record names it (the champion, or a model to roll back to)"
+    return None

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from lambdas.contracts import CheckStatus, PreflightCheck, RunState
-from lambdas.pricing import CostEstimate, estimate_run_cost, fmt_usd
+from lambdas.pricing import NO_TRAINING, CostEstimate, CostPart, estimate_run_cost, fmt_usd
 from lambdas.settings import PipelineSettings, PriceSettings
 
 CHECK = "budget"
@@ -22,6 +22,7 @@ class RunSize(BaseModel):
     train_records: int = 0
     validation_records: int = 0
     questions: int = 0  # evaluation questions each model answers (PlanEvaluation)
+    trains: bool = True  # false for a re-evaluation of an existing custom model
 
     @classmethod
     def of(cls, state: RunState) -> RunSize:
@@ -31,14 +32,17 @@ class RunSize(BaseModel):
             train_records=dataset.train_records if dataset else 0,
             validation_records=dataset.validation_records if dataset else 0,
             questions=plan.questions if plan else 0,
+            trains=not state.run.is_reevaluation,
         )
 
 
 def _breakdown(estimate: CostEstimate) -> str:
-    parts = ", ".join(
-        f"{part.name.replace('_', ' ')} {fmt_usd(part.usd) if part.usd is not None else 'unpriced'}"
-        for part in estimate.parts
-    )
+    def amount(part: CostPart) -> str:
+        if part.basis.startswith(NO_TRAINING):
+            return "none (re-evaluation of an existing model)"
+        return fmt_usd(part.usd) if part.usd is not None else "unpriced"
+
+    parts = ", ".join(f"{part.name.replace('_', ' ')} {amount(part)}" for part in estimate.parts)
     as_of = f"; list prices as of {estimate.as_of}" if estimate.as_of else ""
     return f"{parts}{as_of}"
 
@@ -56,6 +60,7 @@ def check_budget(settings: PipelineSettings, *, region: str | None, size: RunSiz
         estimated_training_tokens=size.training_tokens,
         training_records=size.train_records or None,
         evaluation_questions=size.questions,
+        trains=size.trains,
     )
     limit = settings.max_run_cost_usd
     total = estimate.total_usd

@@ -63,17 +63,20 @@ def units_per_provisioned_model(spec: ModelSpec) -> Callable[[str], bool]:
     return _named(rf"^model units per provisioned model for {re.escape(spec.display_name)}\b")
 
 
-def needs_of(settings: PipelineSettings, serving: Serving) -> list[QuotaNeed]:
-    """What this run will ask of the account's quotas: one job, and the capacity its serving path buys."""
+def needs_of(settings: PipelineSettings, serving: Serving, *, trains: bool = True) -> list[QuotaNeed]:
+    """What this run will ask of the account's quotas: one job (unless it re-evaluates an existing model), and the
+    capacity its serving path buys."""
     spec = settings.model
-    needs = [
-        QuotaNeed(
-            label="concurrent model customization jobs",
-            matches=CUSTOMIZATION_JOBS,
-            needed=1,
-            why="the run starts one fine-tuning job",
+    needs = []
+    if trains:
+        needs.append(
+            QuotaNeed(
+                label="concurrent model customization jobs",
+                matches=CUSTOMIZATION_JOBS,
+                needed=1,
+                why="the run starts one fine-tuning job",
+            )
         )
-    ]
     if serving is Serving.PROVISIONED_THROUGHPUT:
         units = settings.provisioned_model_units
         needs += [

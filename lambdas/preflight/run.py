@@ -17,6 +17,7 @@ from lambdas.contracts import (
 from lambdas.preflight.access import check_model_access, foundation_model_of
 from lambdas.preflight.budget import RunSize, check_budget
 from lambdas.preflight.concurrency import check_concurrent_runs
+from lambdas.preflight.custom_model import check_custom_model
 from lambdas.preflight.quotas import check_quotas, needs_of
 from lambdas.registry import (
     JudgeNotInvocableError,
@@ -122,7 +123,7 @@ def preflight(
     day = today or now.date()
     checks = check_lifecycle(settings, region=region, today=day)
     checks += _access_checks(bedrock, settings, region=region, judge_invocation_id=judge_invocation_id)
-    checks += check_quotas(service_quotas, needs_of(settings, serving))
+    checks += check_quotas(service_quotas, needs_of(settings, serving, trains=size.trains))
     checks.append(check_budget(settings, region=region, size=size))
     if execution is not None and stepfunctions is not None:
         checks.append(check_concurrent_runs(stepfunctions, execution, limit=settings.max_concurrent_runs))
@@ -155,6 +156,10 @@ def preflight_run(
         execution=execution,
         judge_invocation_id=state.plan_evaluation.judge_invocation_id if state.plan_evaluation else None,
     )
+    reevaluation = state.run.reevaluation
+    if reevaluation is not None:
+        output.checks.insert(0, check_custom_model(bedrock, reevaluation.custom_model_arn, state.run.settings.model))
+        output.passed = output.passed and output.checks[0].status is not CheckStatus.FAILED
     if execution is None:
         output.checks.append(
             PreflightCheck(

@@ -11,9 +11,7 @@ from pydantic import ValidationError
 from lambdas.contracts import RunState, RunStatus, StateError, StateName
 from lambdas.evaluation.results import EvaluationResult
 from lambdas.lifecycle.metrics import LossPoint, TrainingMetrics, epoch_means
-from lambdas.lifecycle.retention import retention_decision
 from lambdas.pricing import epochs_of, fmt_usd
-from lambdas.registry import Serving
 from lambdas.reporting.costs import run_costs
 from lambdas.reporting.loss import diagnose
 from lambdas.reporting.model import (
@@ -24,9 +22,17 @@ from lambdas.reporting.model import (
     FailureSection,
     JobSection,
     LossSection,
+    PromotionSection,
     Report,
     RunSection,
     StepFailure,
+)
+from lambdas.reporting.what_next import (
+    NOT_DELETED,
+    custom_model_section,
+    delete_capacity_command,
+    next_steps,
+    undeleted_capacity,
 )
 
 ENDED_BADLY = ("Failed", "Stopped", "Stopping")
@@ -107,6 +113,7 @@ def build_report(
     run = state.run
     spec = run.settings.model
     capacity = _capacity(state)
+    custom_model = custom_model_section(state, stopped=ended is not None)
     report = Report(
         status=status,
         headline="",
@@ -126,9 +133,10 @@ def build_report(
             emulated=run.emulated,
             settings=run.settings.model_dump(mode="json"),
             overrides=run.overrides,
+            reevaluation=run.reevaluation,
         ),
         dataset=_dataset(state),
-        job=_job(state),
+        job=_job(state, retention=custom_model.retention if custom_model is not None else None),
         hyperparameters=dict(state.start_customization_job.hyperparameters) if state.start_customization_job else {},
         loss=_loss(training_metrics),
         verdict=evaluation.verdict if evaluation is not None else None,
@@ -137,6 +145,8 @@ def build_report(
         cost=run_costs(state, evaluation, capacity),
         preflight=state.preflight,
         failure=_aborted(state, ended) if ended is not None else _failure(state, status),
+        custom_model=custom_model,
+        promotion=_promotion(state) if ended is None else None,
     )
     summary = state.summarize_evaluation
     verdict_line = (
@@ -144,7 +154,26 @@ def build_report(
         if report.verdict is None and summary is not None and status is RunStatus.SUCCEEDED
         else None
     )
-    return report.model_copy(update={"headline": headline(report, verdict_line=verdict_line)})
+    return report.model_copy(
+        update={"headline": headline(report, verdict_line=verdict_line), "next_steps": next_steps(state, report)}
+    )
+
+
+def _promotion(state: RunState) -> PromotionSection | None:
+    """The decision the Promote step (after this report) carries out, so the report can say it."""
+    from lambdas.serving.run_promotion import promotion_decision
+
+    if state.summarize_evaluation is None or state.custom_model_arn is None:
+        return None
+    decided = promotion_decision(state)
+    return PromotionSection(
+        policy=state.run.settings.promotion,
+        decision=decided.decision,
+        eligible=decided.eligibility.eligible,
+        reason=decided.eligibility.reason,
+        command=decided.command,
+        champion_run_id=state.run.champion.run_id if state.run.champion else None,
+    )
 
 
 def _dataset(state: RunState) -> DatasetSection | None:
@@ -168,7 +197,7 @@ def _dataset(state: RunState) -> DatasetSection | None:
     )
 
 
-def _job(state: RunState) -> JobSection | None:
+def _job(state: RunState, *, retention: str | None) -> JobSection | None:
     started = state.start_customization_job
     if started is None:
         return None
@@ -186,17 +215,8 @@ def _job(state: RunState) -> JobSection | None:
         duration_seconds=(
             max((poll.ended_at - started.started_at).total_seconds(), 0.0) if poll and poll.ended_at else None
         ),
-        retention=_retention(state),
+        retention=retention if poll is not None and poll.custom_model_arn else None,
     )
-
-
-def _retention(state: RunState) -> str | None:
-    decision = retention_decision(state)
-    if decision.custom_model_arn is None:
-        return None
-    if decision.delete:
-        return f"deleted right after this report: {decision.reason}"
-    return f"kept, and billed for storage every month until you delete it: {decision.reason}"
 
 
 def _loss(metrics: TrainingMetrics | None) -> LossSection:
@@ -228,6 +248,7 @@ def _evaluation(state: RunState, result: EvaluationResult | None) -> EvaluationS
             leaked_questions=list(result.leaked_questions),
             pairwise=result.pairwise,
             warnings=list(result.warnings),
+            champion=result.champion,
         )
     output = state.summarize_evaluation
     if output is None:
@@ -340,34 +361,30 @@ def _cleanup(state: RunState) -> list[str]:
     lines: list[str] = []
     job = state.start_customization_job
     poll = state.poll_customization_job
-    if job is None:
+    if state.run.is_reevaluation:
+        lines.append("No training: a re-evaluation starts no customization job.")
+    elif job is None:
         lines.append("No customization job was started: nothing was billed for training.")
     elif poll is None or poll.status == "InProgress":
         lines.append(
             f"Customization job {job.job_name} had not finished; the execution-cleanup function stops it when the "
             "execution ends."
         )
-    created = state.create_inference_capacity
     deleted = state.delete_inference_capacity
     delete_error = state.errors.get(StateName.DELETE_INFERENCE_CAPACITY.value)
-    if created is None and (deleted is None or deleted.arn is None):
-        lines.append("No inference capacity was bought.")
+    undeleted = undeleted_capacity(state)
+    if undeleted is not None:
+        kind, arn = undeleted
+        reason = f" ({error_message(delete_error)[1]})" if delete_error else ""
+        lines.append(
+            f"{NOT_DELETED}: {arn}{reason}. It bills until deleted: the sweeper deletes expired capacity of this "
+            f"stack; delete it now with: {delete_capacity_command(kind, arn)}"
+        )
     elif deleted is not None and deleted.deleted:
         what = f"{deleted.kind.value if deleted.kind else 'capacity'} {deleted.arn}"
         lines.append(f"{what} was already gone." if deleted.already_gone else f"Deleted {what}.")
     else:
-        arn = created.arn if created else deleted.arn if deleted else "(unknown)"
-        kind = created.kind if created else deleted.kind if deleted else None
-        reason = f" ({error_message(delete_error)[1]})" if delete_error else ""
-        command = (
-            f"aws bedrock delete-custom-model-deployment --custom-model-deployment-identifier {arn}"
-            if kind is Serving.CUSTOM_MODEL_DEPLOYMENT
-            else f"aws bedrock delete-provisioned-model-throughput --provisioned-model-id {arn}"
-        )
-        lines.append(
-            f"NOT DELETED: {arn}{reason}. It bills until deleted: the sweeper deletes expired capacity of this stack; "
-            f"delete it now with: {command}"
-        )
+        lines.append("No inference capacity was bought.")
     return lines
 
 
@@ -378,6 +395,9 @@ def headline(report: Report, *, verdict_line: str | None = None) -> str:
         failed = report.preflight.failures
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
         return f"rejected before any spend: {failed[0].message}{more}" if failed else "rejected before any spend"
+    if report.status is RunStatus.REJECTED and report.run.reevaluation is not None:
+        first = report.dataset.first_errors[0] if report.dataset and report.dataset.first_errors else None
+        return "re-evaluation request rejected" + (f": {first.message}" if first else "")
     if report.status is RunStatus.REJECTED:
         count = report.dataset.error_count if report.dataset else 0
         first = report.dataset.first_errors[0] if report.dataset and report.dataset.first_errors else None

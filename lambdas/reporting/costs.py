@@ -48,7 +48,8 @@ def run_costs(state: RunState, evaluation: EvaluationResult | None, capacity: Ca
     settings = run.settings
     spec = settings.model
     job = state.start_customization_job
-    region = run_region(spec, job.job_arn if job else None, capacity.arn if capacity else None)
+    reevaluated = run.reevaluation.custom_model_arn if run.reevaluation else None
+    region = run_region(spec, reevaluated, job.job_arn if job else None, capacity.arn if capacity else None)
     prices = list_prices(spec.model_id, region, settings.prices)
     estimate = total_cost(
         model_id=spec.model_id,
@@ -103,7 +104,21 @@ def prices_label(prices: Iterable[Price]) -> str:
 # ---------------------------------------------------------------------------------------------------- the parts
 
 
+NO_TRAINING = "no training: a re-evaluation of an existing custom model"
+
+
+def storage_per_month(state: RunState, custom_model_arn: str) -> CostPart:
+    """What keeping ``custom_model_arn`` costs per month, whether or not this run created it (a re-evaluation's
+    model was created by its source run); ``usd`` None when no storage price is known."""
+    settings = state.run.settings
+    job = state.start_customization_job
+    region = run_region(settings.model, custom_model_arn, job.job_arn if job else None)
+    return estimate_storage_cost(list_prices(settings.model.model_id, region, settings.prices))
+
+
 def _training(state: RunState, prices: ModelPrices) -> CostPart:
+    if state.run.is_reevaluation:
+        return no_cost("training", NO_TRAINING)
     job = state.start_customization_job
     if job is None:
         return no_cost("training", "no customization job was started")
@@ -192,6 +207,8 @@ def _evaluation(
 
 
 def _storage(state: RunState, prices: ModelPrices) -> CostPart:
+    if state.run.is_reevaluation:  # the model is stored whether or not it is evaluated again
+        return no_cost("storage_per_month", f"{NO_TRAINING}: it adds no stored model")
     poll = state.poll_customization_job
     if poll is None or not poll.custom_model_arn:
         return no_cost("storage_per_month", "no custom model was created")

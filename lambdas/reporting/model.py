@@ -7,13 +7,20 @@ re-render them from report.json alone.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lambdas.contracts import PreflightOutput, RunStatus, ScoreSummary
+from lambdas.contracts import PreflightOutput, Reevaluation, RunStatus, ScoreSummary
 from lambdas.dataset.report import Problem
-from lambdas.evaluation.results import EvaluatedItem, EvaluationSet, LeakedQuestion, PairwiseSummary
+from lambdas.evaluation.results import (
+    ChampionComparison,
+    EvaluatedItem,
+    EvaluationSet,
+    LeakedQuestion,
+    PairwiseSummary,
+)
 from lambdas.evaluation.verdict import Verdict
 from lambdas.lifecycle.metrics import EpochLoss, LossPoint
 from lambdas.pricing import CostEstimate
@@ -40,6 +47,7 @@ class RunSection(_Model):
     emulated: bool
     settings: dict[str, Any]
     overrides: dict[str, Any] | None = None  # what the drop itself changed (object metadata fine-tuning-settings)
+    reevaluation: Reevaluation | None = None  # set when the run evaluated an existing custom model, without training
 
 
 class DatasetSection(_Model):
@@ -99,6 +107,7 @@ class EvaluationSection(_Model):
     leaked_questions: list[LeakedQuestion] = Field(default_factory=list)
     pairwise: PairwiseSummary | None = None
     warnings: list[str] = Field(default_factory=list)
+    champion: ChampionComparison | None = None  # the stack's champion, asked the same questions (third contestant)
 
 
 class CapacitySection(_Model):
@@ -120,6 +129,51 @@ class CostSection(CostEstimate):
 
     label: str  # "estimated, list prices as of 2026-09-01", led by "EMULATED: ..." for a local rehearsal
     emulated: bool
+
+
+class CustomModelSection(_Model):
+    """The custom model the run trained, or (a re-evaluation) the existing one it evaluated again."""
+
+    arn: str
+    trained_by_run: str | None  # this run, or a re-evaluated model's source run (None: the request named none)
+    deleted_after_report: bool  # the ApplyRetention step deletes it once this report is written
+    retention: str  # what happens to it after this report, and why
+    storage_usd_per_month: float | None  # None: no storage price is known for the model in its Region
+    storage_label: str  # "estimated, list prices as of 2026-09-01", or "storage price unknown"; EMULATED when local
+
+
+class NextStepKind(StrEnum):
+    """What a step of the report's "What next" is about, for a reader of report.json."""
+
+    FIX_AND_DROP_AGAIN = "fix-and-drop-again"  # nothing was trained: fix what went wrong, drop the dataset again
+    FIX_REQUEST = "fix-request"  # a re-evaluation request was refused: fix it, send it again
+    DELETE_CAPACITY = "delete-capacity"  # inference capacity the clean-up could not delete, billed by the hour
+    REEVALUATE = "re-evaluate"  # the custom model exists: evaluate it again without training
+    FIX_JUDGE = "fix-judge"  # the judge could not score enough questions: fix its access, evaluate again
+    MORE_QUESTIONS = "more-questions"  # too few questions for a verdict: evaluate again on a larger fixed set
+    CHANGE_TRAINING = "change-training"  # regressed or no clear gain: what to change before training again
+    KEEP_MODEL = "keep-model"  # the custom model exists and is billed for storage every month
+    DELETE_MODEL = "delete-model"  # how to delete it, for a model nobody wants
+    MODEL_DELETED = "model-deleted"  # custom_model_retention deletes it after the report: no re-evaluation
+
+
+class NextStep(_Model):
+    """One thing to do after a run that did not end improved: a sentence, and the command that does it."""
+
+    kind: NextStepKind
+    text: str
+    command: str | None = None
+
+
+class PromotionSection(_Model):
+    """Whether the run's model should serve (lambdas/serving): the decision the Promote step carries out."""
+
+    policy: str  # off | manual | auto
+    decision: str  # promote | recommend | skip
+    eligible: bool
+    reason: str
+    command: str | None = None  # how to promote it by hand (manual policy)
+    champion_run_id: str | None = None  # the champion it was compared with, when there was one
 
 
 class StepFailure(_Model):
@@ -159,3 +213,6 @@ class Report(_Model):
     cost: CostSection | None = None  # estimated from list prices; None only in reports written before costs existed
     preflight: PreflightOutput | None = None  # the account checks made before any spend (model access, quotas, ...)
     failure: FailureSection | None = None
+    custom_model: CustomModelSection | None = None  # the run's custom model and what becomes of it
+    next_steps: list[NextStep] = Field(default_factory=list)  # "What next": empty for an improved run
+    promotion: PromotionSection | None = None  # None: the run has no evaluated custom model

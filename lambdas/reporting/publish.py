@@ -16,7 +16,16 @@ from lambdas.lifecycle.metrics import TrainingMetrics
 from lambdas.lifecycle.service_errors import service_call
 from lambdas.reporting.build import build_report, parse_training_metrics
 from lambdas.reporting.model import ExecutionEnd, Report
-from lambdas.reporting.render import cost_line, cost_summary, fmt_score, render_html, render_markdown
+from lambdas.reporting.render import (
+    cost_line,
+    cost_summary,
+    fmt_score,
+    next_step_lines,
+    promotion_lines,
+    reevaluation_line,
+    render_html,
+    render_markdown,
+)
 
 SNS_SUBJECT_LIMIT = 100
 MAX_PROBLEMS_IN_MESSAGE = 10
@@ -105,6 +114,20 @@ def retention_outcome(state: RunState) -> str:
     return f"\nCustom model {done.action}: {done.reason}."
 
 
+def promotion_outcome(state: RunState) -> str:
+    """What the Promote step did (the report states the decision; this is the result, which the report cannot)."""
+    done = state.promote
+    if done is None:
+        return ""
+    if done.error:
+        return f"\nPromotion FAILED ({done.error}): nothing serving changed. {done.message}"
+    if done.promoted:
+        return f"\nPromoted: {done.message}"
+    if done.decision == "recommend":
+        return f"\nServing: {done.message}"
+    return ""
+
+
 def state_retention_line(report: Report, output: WriteReportOutput | None) -> str | None:  # noqa: ARG001
     """The custom model's fate, as decided in the report (the retention step's own result is added by notify)."""
     job = report.job
@@ -118,7 +141,16 @@ def notification_message(report: Report, *, bucket: str, output: WriteReportOutp
     lines = [f"Fine-tuning run {run.run_id}: {report.status.value}"]
     if run.emulated:
         lines.append("EMULATED: Bedrock was the local emulator; none of these figures come from a real job.")
-    lines += [report.headline, "", f"Dataset: {run.source}", f"Base model: {run.base_model_name} ({run.base_model_id})"]
+    reevaluation = reevaluation_line(run)
+    if reevaluation is not None:
+        lines.append(f"{reevaluation}: no training.")
+    source = "Request" if reevaluation is not None else "Dataset"
+    lines += [
+        report.headline,
+        "",
+        f"{source}: {run.source}",
+        f"Base model: {run.base_model_name} ({run.base_model_id})",
+    ]
 
     if report.status is RunStatus.REJECTED and report.dataset is not None and not report.dataset.valid:
         data = report.dataset
@@ -147,11 +179,14 @@ def notification_message(report: Report, *, bucket: str, output: WriteReportOutp
             f"{fmt_score(base.bertscore_f1)}",
         ]
     lines += ["", f"Capacity: {cost_line(report.capacity)}"]
+    lines += [sentence + (f": {command}" if command else "") for sentence, command in promotion_lines(report)]
     retention = state_retention_line(report, output)
     if retention:
         lines.append(retention)
     # The written report's line when there is one: it counted the answers' tokens in evaluation.json
     lines.append(f"Estimated cost: {output.cost if output is not None and output.cost else cost_summary(report.cost)}")
+    if report.next_steps:
+        lines += ["", "What next:", *next_step_lines(report.next_steps)]
     if output is not None:
         lines += [
             "",
@@ -179,7 +214,9 @@ def notify(
         response = sns.publish(
             TopicArn=topic_arn,
             Subject=notification_subject(report),
-            Message=notification_message(report, bucket=bucket, output=state.write_report) + retention_outcome(state),
+            Message=notification_message(report, bucket=bucket, output=state.write_report)
+            + promotion_outcome(state)
+            + retention_outcome(state),
             MessageAttributes={
                 "status": {"DataType": "String", "StringValue": report.status.value},
                 "run_id": {"DataType": "String", "StringValue": report.run.run_id},

@@ -16,7 +16,15 @@ from lambdas.evaluation.verdict import Verdict, format_delta, format_p_value
 from lambdas.pricing import fmt_usd
 from lambdas.registry import Serving
 from lambdas.reporting.costs import EMULATED_COSTS, part_label
-from lambdas.reporting.model import CapacitySection, CostSection, EvaluationSection, LossSection, Report
+from lambdas.reporting.model import (
+    CapacitySection,
+    CostSection,
+    EvaluationSection,
+    LossSection,
+    NextStep,
+    Report,
+    RunSection,
+)
 from lambdas.reporting.svg import loss_curve_svg, step_loss_svg
 
 EMULATED_NOTICE = (
@@ -24,6 +32,7 @@ EMULATED_NOTICE = (
     "emulator, not from a real customization job."
 )
 _MD_CELL_LIMIT = 300
+NO_TRAINING_NOTE = "No training: re-evaluation. This run evaluated an existing custom model; it trained nothing."
 
 
 # ----------------------------------------------------------------------------------------------- shared wording
@@ -104,6 +113,27 @@ def cost_summary(cost: CostSection | None) -> str:
     return f"{total} in total{lacking}; {cost.label}"
 
 
+def reevaluation_line(run: RunSection) -> str | None:
+    """``Re-evaluation of <ARN> (trained by run <id>)``: the first thing a re-evaluation's report says."""
+    reevaluation = run.reevaluation
+    if reevaluation is None:
+        return None
+    if not reevaluation.custom_model_arn:
+        return f"Re-evaluation requested by {reevaluation.request_key}"
+    source = f"trained by run {reevaluation.source_run_id}" if reevaluation.source_run_id else "training run not named"
+    return f"Re-evaluation of {reevaluation.custom_model_arn} ({source})"
+
+
+def next_step_lines(steps: list[NextStep]) -> list[str]:
+    """What next as plain text (the notification): each step, its command indented under it."""
+    lines: list[str] = []
+    for number, step in enumerate(steps, start=1):
+        lines.append(f"  {number}. {step.text}")
+        if step.command:
+            lines.append(f"     {step.command}")
+    return lines
+
+
 def billed_tokens_header(epochs: int | None) -> str:
     """The validator's estimate already counts every epoch: say so."""
     return f"est. billed training tokens (x {epochs} epochs)" if epochs else "est. billed training tokens"
@@ -156,6 +186,9 @@ def render_markdown(report: Report) -> str:
     out: list[str] = [f"# Fine-tuning run {_md(run.run_id)}: {report.status.value}", ""]
     if run.emulated:
         out += [f"> **{EMULATED_NOTICE}**", ""]
+    reevaluation = reevaluation_line(run)
+    if reevaluation is not None:
+        out += [f"**{_md(reevaluation, None)}**", ""]
     out += [f"**{_md(report.headline, None)}**", ""]
     out += _md_table(
         ["", ""],
@@ -172,6 +205,7 @@ def render_markdown(report: Report) -> str:
 
     if report.verdict is not None:
         out += _md_verdict(report.verdict, emulated=run.emulated)
+    out += _md_serving(report)
 
     if report.failure is not None:
         out += ["## What went wrong", ""]
@@ -181,7 +215,11 @@ def render_markdown(report: Report) -> str:
     if report.preflight is not None:
         out += _md_preflight(report.preflight)
 
-    if report.dataset is not None:
+    if run.reevaluation is not None:
+        out += ["## Training", "", NO_TRAINING_NOTE, ""]
+        if report.custom_model is not None:
+            out += [f"Custom model after this report: {_md(report.custom_model.retention, None)}.", ""]
+    if report.dataset is not None and (run.reevaluation is None or not report.dataset.valid):
         data = report.dataset
         out += ["## Dataset", ""]
         out += _md_table(
@@ -254,7 +292,19 @@ def render_markdown(report: Report) -> str:
             ["", "estimate", "how", "label"], [[_md(cell, None) for cell in row] for row in cost_rows(report.cost)]
         )
         out.append("")
+    if report.next_steps:
+        out += _md_next_steps(report.next_steps)
     return "\n".join(out)
+
+
+def _md_next_steps(steps: list[NextStep]) -> list[str]:
+    out = ["## What next", ""]
+    for number, step in enumerate(steps, start=1):
+        out.append(f"{number}. {_md(step.text, None)}")
+        if step.command:  # a fenced block: copied as is, never escaped
+            out += ["", "   ```sh", f"   {step.command}", "   ```"]
+        out.append("")
+    return out
 
 
 def _loss_notes(loss: LossSection) -> list[str]:
@@ -296,6 +346,76 @@ def _verdict_rows(verdict: Verdict) -> list[list[str]]:
 _VERDICT_HEADER = ["metric", "n", "coverage", "mean delta (fine-tuned - base)", "95% CI", "wins / ties / losses", "p"]
 
 
+_PROMOTION_WORDS = {
+    "promote": "promoted: it serves now",
+    "recommend": "eligible to serve (promotion is manual)",
+    "skip": "not promoted",
+}
+
+
+def promotion_lines(report: Report) -> list[tuple[str, str | None]]:
+    """(sentence, command) lines of the Serving section: the champion comparison and the promotion decision."""
+    lines: list[tuple[str, str | None]] = []
+    evaluation = report.evaluation
+    champion = evaluation.champion if evaluation is not None else None
+    if champion is not None:
+        verdict = champion.verdict
+        lines.append(
+            (
+                f"Against the champion (run {champion.run_id}, {champion.custom_model_arn}), on the same "
+                f"questions: {verdict.outcome.value.replace('_', ' ')}: {verdict.reason}",
+                None,
+            )
+        )
+    promotion = report.promotion
+    if promotion is not None:
+        lines.append(
+            (
+                f"Promotion ({promotion.policy}): {_PROMOTION_WORDS.get(promotion.decision, promotion.decision)}: "
+                f"{promotion.reason}.",
+                promotion.command,
+            )
+        )
+    return lines
+
+
+def _md_serving(report: Report) -> list[str]:
+    lines = promotion_lines(report)
+    if not lines:
+        return []
+    out = ["## Serving", ""]
+    for sentence, command in lines:
+        out.append(f"- {_md(sentence, None)}" + (f" `{_md(command, None)}`" if command else ""))
+    champion = report.evaluation.champion if report.evaluation is not None else None
+    if champion is not None:
+        out += ["", "Challenger against the champion, question by question:", ""]
+        header = [cell.replace("fine-tuned - base", "fine-tuned - champion") for cell in _VERDICT_HEADER]
+        out += _md_table(header, _verdict_rows(champion.verdict))
+    return [*out, ""]
+
+
+def _html_serving(report: Report) -> str:
+    lines = promotion_lines(report)
+    if not lines:
+        return ""
+    items = "".join(
+        f"<li>{_e(sentence)}" + (f'<pre class="command"><code>{_e(command)}</code></pre>' if command else "") + "</li>"
+        for sentence, command in lines
+    )
+    table = ""
+    champion = report.evaluation.champion if report.evaluation is not None else None
+    if champion is not None:
+        header = "".join(
+            f"<th>{_e(cell.replace('fine-tuned - base', 'fine-tuned - champion'))}</th>" for cell in _VERDICT_HEADER
+        )
+        rows = "".join(
+            "<tr>" + "".join(f'<td class="num">{_e(cell)}</td>' for cell in row) + "</tr>"
+            for row in _verdict_rows(champion.verdict)
+        )
+        table = f'<div class="scroll"><table><tr>{header}</tr>{rows}</table></div>'
+    return f'<h2 id="serving">Serving</h2><ul>{items}</ul>{table}'
+
+
 def _md_verdict(verdict: Verdict, *, emulated: bool) -> list[str]:
     label = " (EMULATED)" if emulated else ""
     out = [f"## Verdict: {verdict.outcome.value.replace('_', ' ')}{label}", "", _md(verdict.reason, None), ""]
@@ -313,7 +433,7 @@ def _md_evaluation(evaluation: EvaluationSection, *, emulated: bool) -> list[str
     label = " (EMULATED)" if emulated else ""
     judge = evaluation.judge_model_id or "disabled"
     out = [
-        f"## Evaluation: base vs fine-tuned{label}",
+        f"## Evaluation: base vs fine-tuned{' vs champion' if evaluation.champion else ''}{label}",
         "",
         f"BERTScore model: `{_md(evaluation.bertscore_model)}`"
         + (f" ({evaluation.bertscore_num_layers} layers)" if evaluation.bertscore_num_layers else "")
@@ -325,6 +445,11 @@ def _md_evaluation(evaluation: EvaluationSection, *, emulated: bool) -> list[str
         [
             ["fine-tuned", *_summary_cells(evaluation.fine_tuned)],
             ["base", *_summary_cells(evaluation.base)],
+            *(
+                [[f"champion (run {_md(evaluation.champion.run_id)})", *_summary_cells(evaluation.champion.summary)]]
+                if evaluation.champion
+                else []
+            ),
         ],
     )
     out += [""] + [f"- {_md(line, None)}" for line in _evaluation_notes(evaluation)]
@@ -394,6 +519,11 @@ figcaption{font-size:.85rem;color:#4b5563;padding:4px 8px}
 .questions{min-width:760px} .questions td:nth-child(2){width:22%}
 .questions td:nth-child(3),.questions td:nth-child(4){width:30%}
 .warning{background:#fffbeb;border-left:4px solid #b45309;padding:6px 12px}
+.reevaluation{font-weight:700;overflow-wrap:anywhere}
+.next{background:#fff;border:1px solid #e5e7eb;border-left:6px solid #1d4ed8;padding:8px 16px 8px 36px}
+.next li{margin:8px 0;overflow-wrap:anywhere}
+pre.command{white-space:pre-wrap;overflow-wrap:anywhere;background:#f3f4f6;border:1px solid #e5e7eb;padding:6px 8px;
+margin:4px 0;max-width:100%;box-sizing:border-box}
 """
 
 # Sorting and the regression filter for the per-question table. The table is complete and readable without it.
@@ -494,6 +624,9 @@ def render_html(report: Report) -> str:
     ]
     if run.emulated:
         parts.append(f'<div class="emulated" role="alert">{_e(EMULATED_NOTICE)}</div>')
+    reevaluation = reevaluation_line(run)
+    if reevaluation is not None:
+        parts.append(f'<p class="reevaluation">{_e(reevaluation)}</p>')
     if report.verdict is not None:
         parts.append(_html_verdict(report.verdict, emulated_label))
     else:
@@ -507,9 +640,14 @@ def render_html(report: Report) -> str:
                 ("Received", _e(run.received_at.isoformat())),
                 ("Report generated", _e(report.generated_at.isoformat())),
                 ("Estimated cost", _e(cost_summary(report.cost))),
+                *([("What next", '<a href="#what-next">at the end of this report</a>')] if report.next_steps else []),
             ]
         )
     )
+
+    serving = _html_serving(report)
+    if serving:
+        parts.append(serving)
 
     if report.failure is not None:
         items = "".join(
@@ -526,7 +664,14 @@ def render_html(report: Report) -> str:
     if report.preflight is not None:
         parts.append(_html_preflight(report.preflight))
 
-    if report.dataset is not None:
+    if run.reevaluation is not None:
+        kept = (
+            f"<p>Custom model after this report: {_e(report.custom_model.retention)}.</p>"
+            if report.custom_model
+            else ""
+        )
+        parts.append(f"<h2>Training</h2><p>{_e(NO_TRAINING_NOTE)}</p>{kept}")
+    if report.dataset is not None and (run.reevaluation is None or not report.dataset.valid):
         data = report.dataset
         parts.append("<h2>Dataset</h2>")
         parts.append(
@@ -615,9 +760,21 @@ def render_html(report: Report) -> str:
     parts.append(
         f"<h2>Settings</h2><details><summary>the settings this run used</summary><pre>{_e(settings)}</pre></details>"
     )
+    if report.next_steps:
+        parts.append(_html_next_steps(report.next_steps))
     parts.append(f"<script>{_SCRIPT}</script></main></body></html>")
     # Every table scrolls inside its own box, so a phone-wide page never scrolls sideways.
     return "\n".join(parts).replace("<table", '<div class="scroll"><table').replace("</table>", "</table></div>")
+
+
+def _html_next_steps(steps: list[NextStep]) -> str:
+    items = "".join(
+        f"<li>{_e(step.text)}"
+        + (f'<pre class="command"><code>{_e(step.command)}</code></pre>' if step.command else "")
+        + "</li>"
+        for step in steps
+    )
+    return f'<h2 id="what-next">What next</h2><ol class="next">{items}</ol>'
 
 
 def _html_cost(cost: CostSection) -> str:
@@ -730,15 +887,18 @@ def _html_evaluation(evaluation: EvaluationSection, emulated_label: str) -> str:
     layers = f" ({evaluation.bertscore_num_layers} layers)" if evaluation.bertscore_num_layers else ""
     judge_name = evaluation.judge_model_id or "disabled"
     out = [
-        f"<h2>Evaluation: base vs fine-tuned{emulated_label}</h2>",
+        f"<h2>Evaluation: base vs fine-tuned{' vs champion' if evaluation.champion else ''}{emulated_label}</h2>",
         f"<p>BERTScore model: <code>{_e(evaluation.bertscore_model)}</code>{_e(layers)}. "
         f"Judge: <code>{_e(judge_name)}</code> (correctness 1-10 against the reference answer).</p>",
         "<table><tr><th>model</th><th>LLM-as-a-judge correctness (1-10)</th><th>BERTScore P / R / F1</th>"
         "<th>scored</th></tr>",
     ]
-    for name, summary in (("fine-tuned", evaluation.fine_tuned), ("base", evaluation.base)):
+    contestants = [("fine-tuned", evaluation.fine_tuned), ("base", evaluation.base)]
+    if evaluation.champion is not None:
+        contestants.append((f"champion (run {evaluation.champion.run_id})", evaluation.champion.summary))
+    for name, summary in contestants:
         cells = "".join(f'<td class="num">{_e(cell)}</td>' for cell in _summary_cells(summary))
-        out.append(f"<tr><th>{name}</th>{cells}</tr>")
+        out.append(f"<tr><th>{_e(name)}</th>{cells}</tr>")
     out.append("</table>")
     notes = _evaluation_notes(evaluation)
     if notes:

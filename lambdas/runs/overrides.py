@@ -31,6 +31,7 @@ RUN_LEVEL_SETTINGS = frozenset(
         "prices",
         "max_run_cost_usd",
         "custom_model_retention",
+        "promotion",
     }
 )
 INVALID_OVERRIDE = "invalid_settings_override"

@@ -9,11 +9,11 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from lambdas.clock import utc_now
-from lambdas.contracts import INCOMING_PREFIX, RunConfig
+from lambdas.contracts import INCOMING_PREFIX, ChampionAtStart, RunConfig
+from lambdas.dataset.sources import dataset_stem
 from lambdas.lifecycle.service_errors import service_call
 from lambdas.registry import resolve_serving
 from lambdas.runs.overrides import apply_overrides
@@ -78,14 +78,33 @@ class StartRunResult(BaseModel):
     reason: str = Field(default="")
 
 
+def why_not_an_incoming_drop(key: str) -> str | None:
+    """Why the object at ``key`` starts no run, in words; None when it is a drop.
+
+    Every object created under ``incoming/`` is a drop, whatever its name: one the pipeline cannot read still gets a
+    run, which ValidateDataset ends REJECTED with the reason and the notification. The exception is a key ending in
+    "/": a zero-byte folder marker (the S3 console's "Create folder" makes one), which holds no data.
+    """
+    if not key.startswith(INCOMING_PREFIX):
+        return f"{key!r} is not under {INCOMING_PREFIX}"
+    if key.endswith("/"):
+        return f"{key!r} is a folder marker (a key ending in '/', as the S3 console's Create folder makes), not data"
+    return None
+
+
+def is_incoming_drop(key: str) -> bool:
+    return why_not_an_incoming_drop(key) is None
+
+
 def run_id_for(obj: DroppedObject) -> str:
     """A readable, deterministic id: the file's stem plus a hash of bucket, key and version (or etag).
 
     The same object version always maps to the same id, so a duplicate event delivery is refused by Step Functions
     (execution names are unique) instead of starting a second, paid run. A new upload of the same key is a new
-    version and so a new run.
+    version and so a new run. The stem leaves out the extensions of the formats the pipeline reads, in any case
+    (``DATA.JSONL.GZ`` -> ``DATA``); any other extension stays in it (``data.csv`` -> ``data-csv``).
     """
-    stem = obj.key.rsplit("/", 1)[-1].removesuffix(".jsonl")
+    stem = dataset_stem(obj.key.rsplit("/", 1)[-1])
     readable = _NOT_NAME_CHARS.sub("-", stem).strip("-")[:_STEM_MAX].strip("-") or "dataset"
     identity = f"{obj.bucket}/{obj.key}@{obj.version_id or obj.etag or ''}"
     digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
@@ -110,9 +129,11 @@ def build_run_config(
     stack_name: str,
     emulated: bool,
     overrides: str | None = None,
+    champion: ChampionAtStart | None = None,
 ) -> RunConfig:
     settings, applied, refused = apply_overrides(settings, overrides)
     return RunConfig(
+        champion=champion,
         overrides=applied,
         overrides_error=refused,
         run_id=run_id_for(obj),
@@ -137,10 +158,20 @@ def start_run(
     emulated: bool,
     stepfunctions: Any,
     overrides: str | None = None,
+    champion: ChampionAtStart | None = None,
 ) -> StartRunResult:
-    if not obj.key.startswith(INCOMING_PREFIX) or not obj.key.endswith(".jsonl"):
-        return StartRunResult(run_id="", started=False, reason=f"{obj.key!r} is not an incoming/*.jsonl drop")
-    run = build_run_config(obj, settings=settings, stack_name=stack_name, emulated=emulated, overrides=overrides)
+    refusal = why_not_an_incoming_drop(obj.key)
+    if refusal is not None:
+        return StartRunResult(run_id="", started=False, reason=refusal)
+    run = build_run_config(
+        obj, settings=settings, stack_name=stack_name, emulated=emulated, overrides=overrides, champion=champion
+    )
+    return execute(run, state_machine_arn=state_machine_arn, stepfunctions=stepfunctions)
+
+
+def execute(run: RunConfig, *, state_machine_arn: str, stepfunctions: Any) -> StartRunResult:
+    """Start the run's execution, named by its run id: a duplicate event for the same object version is refused by
+    Step Functions instead of starting a second, paid run."""
     document = {"run": json.loads(run.model_dump_json()), "errors": {}}
     try:
         response = stepfunctions.start_execution(

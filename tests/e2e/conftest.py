@@ -134,10 +134,11 @@ def read_out(result: RunResult, name: str) -> Any:
 
 
 def capacity_entries(result: RunResult) -> list[dict[str, Any]]:
+    """The run capacity in the session's ledger (the stack's serving deployment is not run capacity)."""
     return [
         entry
         for entry in result.ledger["resources"]
-        if entry["type"] in ("provisioned-throughput", "custom-model-deployment")
+        if entry["type"] in ("provisioned-throughput", "custom-model-deployment") and entry.get("role") != "serving"
     ]
 
 

@@ -14,6 +14,7 @@ from moto import mock_aws
 from lambdas.contracts import RunState
 from lambdas.handlers import trigger
 from lambdas.registry import Serving
+from lambdas.runs.overrides import METADATA_KEY
 from lambdas.runs.start import DroppedObject, run_id_for
 from lambdas.settings import PipelineSettings
 
@@ -114,11 +115,90 @@ def test_a_new_version_of_the_same_key_is_a_new_run(state_machine: tuple[Any, st
     assert len(sfn.list_executions(stateMachineArn=arn)["executions"]) == 2
 
 
-def test_objects_outside_incoming_or_not_jsonl_are_ignored(state_machine: tuple[Any, str], lambda_context: Any) -> None:
+@pytest.mark.parametrize(
+    "key",
+    ["incoming/data.json", "incoming/DATA.JSONL", "incoming/data.jsonl.gz", "incoming/data", "incoming/data.csv"],
+)
+def test_every_object_under_incoming_starts_a_run_whatever_its_name(
+    state_machine: tuple[Any, str], lambda_context: Any, key: str
+) -> None:
+    # Given any object created under incoming/, one the pipeline cannot read included (ValidateDataset rejects it
+    # with the reason, and the notification says so: nothing is dropped in silence)
     sfn, arn = state_machine
-    assert trigger.handler(_event("runs/x/report.jsonl"), lambda_context)["started"] is False
-    assert trigger.handler(_event("incoming/notes.txt"), lambda_context)["started"] is False
+    # When the trigger runs / Then it starts a run for it
+    result = trigger.handler(_event(key), lambda_context)
+    assert result["started"] is True
+    executions = sfn.list_executions(stateMachineArn=arn)["executions"]
+    assert [e["name"] for e in executions] == [result["run_id"]]
+
+
+def test_objects_outside_incoming_are_ignored(state_machine: tuple[Any, str], lambda_context: Any) -> None:
+    sfn, arn = state_machine
+    result = trigger.handler(_event("runs/x/report.jsonl"), lambda_context)
+    assert result["started"] is False
+    assert result["reason"] == "'runs/x/report.jsonl' is not under incoming/"
     assert sfn.list_executions(stateMachineArn=arn)["executions"] == []
+
+
+@pytest.mark.parametrize("key", ["incoming/", "incoming/team-a/", "incoming/my+folder/"])
+def test_a_folder_marker_starts_nothing_and_says_why(
+    state_machine: tuple[Any, str], lambda_context: Any, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the zero-byte object the S3 console's "Create folder" makes under incoming/
+    sfn, arn = state_machine
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="data-bucket")
+    s3.put_object(Bucket="data-bucket", Key=key.replace("+", " "), Body=b"")
+    logged: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(trigger.logger, "info", lambda message, extra: logged.append((message, extra)))
+    # When its event arrives
+    result = trigger.handler(_event(key), lambda_context)
+    # Then no run starts, the answer says it is a folder marker, and the function logs it
+    assert result["started"] is False
+    assert result["run_id"] == ""
+    assert "is a folder marker (a key ending in '/'" in result["reason"]
+    assert logged == [("no run started", result)]
+    assert sfn.list_executions(stateMachineArn=arn)["executions"] == []
+
+
+def test_a_drop_of_any_name_carries_its_overrides(state_machine: tuple[Any, str], lambda_context: Any) -> None:
+    # Given a gzip-compressed JSON array dropped with per-run settings in its metadata
+    sfn, _ = state_machine
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="data-bucket")
+    s3.put_bucket_versioning(Bucket="data-bucket", VersioningConfiguration={"Status": "Enabled"})
+    version = s3.put_object(
+        Bucket="data-bucket",
+        Key="incoming/faq.json.gz",
+        Body=b"\x1f\x8b",
+        Metadata={METADATA_KEY: json.dumps({"qa_keys": {"question": "q", "answer": "a"}})},
+    )["VersionId"]
+    # When the trigger starts its run
+    result = trigger.handler(_event("incoming/faq.json.gz", version=version), lambda_context)
+    # Then the run carries them, as it would for a .jsonl
+    run = RunState.model_validate_json(sfn.describe_execution(executionArn=result["execution_arn"])["input"]).run
+    assert run.overrides == {"qa_keys": {"question": "q", "answer": "a"}}
+    assert (run.settings.qa_keys.question, run.settings.qa_keys.answer) == ("q", "a")
+
+
+@pytest.mark.parametrize(
+    ("name", "stem"),
+    [
+        ("data.jsonl", "data"),
+        ("DATA.JSONL", "DATA"),
+        ("data.JsonL", "data"),
+        ("faq.json", "faq"),
+        ("faq.jsonl.gz", "faq"),
+        ("faq.JSON.GZ", "faq"),
+        ("faq.gz", "faq"),
+        ("faq", "faq"),
+        ("data.csv", "data-csv"),  # only the extensions the pipeline reads are left out
+        ("data.csv.gz", "data-csv"),
+    ],
+)
+def test_run_id_stems_leave_out_the_dataset_extensions(name: str, stem: str) -> None:
+    run_id = run_id_for(DroppedObject(bucket="b", key=f"incoming/{name}", version_id="1"))
+    assert run_id.rsplit("-", 1)[0] == stem
 
 
 @pytest.mark.parametrize(

@@ -79,7 +79,7 @@ def test_a_long_system_prompt_synthesizes_and_every_environment_stays_under_4_kb
     # Given the template resolved as CloudFormation would name its resources (ARNs and names at their real lengths)
     resolver = TemplateResolver(configured, stack_name="FineTuningStack", region="ap-southeast-2")
     functions = _resources(configured, "AWS::Lambda::Function")
-    assert len(functions) == 19
+    assert len(functions) == 20
     for logical_id, function in functions.items():
         variables = resolver.resolve(function["Properties"].get("Environment", {}).get("Variables", {}))
         # Then each environment, counted as Lambda counts it (keys and values, UTF-8), fits with room to spare
@@ -101,13 +101,25 @@ def test_the_settings_live_in_one_parameter_that_only_the_trigger_reads(configur
     readers = [
         policy["Properties"]["Roles"][0]["Ref"]
         for policy in _resources(configured, "AWS::IAM::Policy").values()
-        if "ssm:GetParameter" in json.dumps(policy["Properties"]["PolicyDocument"])
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "ssm:GetParameter" in _actions(statement) and logical_id in json.dumps(statement["Resource"])
     ]
     assert len(readers) == 1
     assert readers[0].startswith("TriggerStartRunRole")
-    (statement,) = [s for s in _statements(configured, "TriggerStartRunRole") if "ssm:GetParameter" in _actions(s)]
+    (statement,) = [
+        s
+        for s in _statements(configured, "TriggerStartRunRole")
+        if "ssm:GetParameter" in _actions(s) and logical_id in json.dumps(s["Resource"])
+    ]
     assert _actions(statement) == ["ssm:GetParameter"]
-    assert logical_id in json.dumps(statement["Resource"])
+    # the other parameter anyone reads is the serving record (/<stack>/serving), written by promotion, not by CFN
+    serving_readers = {
+        policy["Properties"]["Roles"][0]["Ref"].split("Role")[0]
+        for policy in _resources(configured, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "ssm:GetParameter" in _actions(statement) and "/serving" in json.dumps(statement["Resource"])
+    }
+    assert serving_readers == {"TriggerStartRun", "WorkflowFunctionsPromote", "WorkflowFunctionsApplyRetention"}
     for function_id, function in _zip_functions(configured).items():
         variables = function["Environment"]["Variables"]
         assert "PIPELINE_SETTINGS" not in variables, function_id
@@ -147,7 +159,7 @@ def test_the_deprecation_check_flags_a_runtime_once_its_date_has_passed() -> Non
 
 def test_no_function_runs_a_runtime_cfn_lint_marks_deprecated(raw_template: dict[str, Any]) -> None:
     functions = _zip_functions(raw_template)
-    assert len(functions) == 16
+    assert len(functions) == 17
     for logical_id, function in functions.items():
         runtime = function["Runtime"]
         assert _deprecated_on(runtime, date.today()) is None, f"{logical_id}: {runtime} is deprecated"

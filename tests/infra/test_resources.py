@@ -30,7 +30,7 @@ def test_resource_counts(template: Template) -> None:
     template.resource_count_is("AWS::S3::Bucket", 2)  # data + access logs
     # 14 steps (the shard Maps' functions counted once) + trigger + sweeper + execution cleanup + CDK's
     # bucket-notifications handler
-    template.resource_count_is("AWS::Lambda::Function", 19)
+    template.resource_count_is("AWS::Lambda::Function", 20)
     template.resource_count_is("AWS::Events::Rule", 3)  # drops, sweep schedule, execution ended
 
 
@@ -78,7 +78,7 @@ def test_bedrock_service_role_trusts_only_bedrock_for_this_accounts_jobs(raw_tem
     assert "model-customization-job/*" in source_arn
 
 
-def test_drop_rule_matches_jsonl_objects_created_under_incoming(raw_template: dict[str, Any]) -> None:
+def test_drop_rule_matches_every_object_created_under_incoming(raw_template: dict[str, Any]) -> None:
     rules = [
         r["Properties"]
         for r in _resources(raw_template, "AWS::Events::Rule").values()
@@ -87,7 +87,8 @@ def test_drop_rule_matches_jsonl_objects_created_under_incoming(raw_template: di
     assert len(rules) == 1
     pattern = rules[0]["EventPattern"]
     assert pattern["detail-type"] == ["Object Created"]
-    assert pattern["detail"]["object"]["key"] == [{"wildcard": "incoming/*.jsonl"}]
+    # any name: a format the pipeline cannot read is answered by a REJECTED run, never by silence
+    assert pattern["detail"]["object"]["key"] == [{"prefix": "incoming/"}, {"prefix": "reevaluate/"}]
     assert pattern["detail"]["bucket"]["name"][0]["Ref"].startswith("DataBucket")
     # the target has a dead-letter queue, so an undeliverable drop is kept, not lost (and the function's own
     # failures go there too: test_deploy_readiness.py)
@@ -130,7 +131,7 @@ def test_zip_functions_are_traced_with_powertools_layer(raw_template: dict[str, 
         for f in _resources(raw_template, "AWS::Lambda::Function").values()
         if str(f["Properties"].get("Handler", "")).startswith("lambdas.")
     ]
-    assert len(functions) == 16
+    assert len(functions) == 17
     for function in functions:
         assert function["TracingConfig"] == {"Mode": "Active"}
         assert POWERTOOLS_LAYER_NAME in json.dumps(function["Layers"])
@@ -167,8 +168,20 @@ def test_each_step_role_has_only_its_own_bedrock_actions(raw_template: dict[str,
         "bedrock:InvokeModelWithResponseStream",
     }
     assert bedrock_actions("WorkflowFunctionsPlanEvaluation") == set()
-    # Preflight only reads: model access, nothing that creates
-    assert bedrock_actions("WorkflowFunctionsPreflight") == {"bedrock:GetFoundationModelAvailability"}
+    # Preflight only reads: model access, and a re-evaluation's custom model; nothing that creates
+    assert bedrock_actions("WorkflowFunctionsPreflight") == {
+        "bedrock:GetFoundationModelAvailability",
+        "bedrock:GetCustomModel",
+    }
+    # Promote creates or switches the stack's serving deployment, and deletes nothing
+    assert bedrock_actions("WorkflowFunctionsPromote") == {
+        "bedrock:GetCustomModel",
+        "bedrock:CreateCustomModelDeployment",
+        "bedrock:UpdateCustomModelDeployment",
+        "bedrock:GetCustomModelDeployment",
+        "bedrock:ListCustomModelDeployments",
+        "bedrock:TagResource",
+    }
     assert "bedrock:DeleteProvisionedModelThroughput" in bedrock_actions("WorkflowFunctionsDeleteInferenceCapacity")
     assert "bedrock:DeleteProvisionedModelThroughput" in bedrock_actions("SweeperRole")
     assert "bedrock:StopModelCustomizationJob" in bedrock_actions("SweeperExecutionCleanup")
@@ -239,6 +252,7 @@ def test_preflight_reads_quotas_and_lists_only_its_own_state_machines_executions
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
         "bedrock:GetFoundationModelAvailability",
+        "bedrock:GetCustomModel",
         "servicequotas:ListServiceQuotas",
         "states:ListExecutions",
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 from typing import Any
 
 import pytest
@@ -97,7 +98,7 @@ def test_every_deployed_handler_module_exists_in_lambdas(raw_template: dict[str,
         if _handler_of(function).startswith("lambdas.")
     }
     # 14 steps + trigger + sweeper + execution cleanup
-    assert len(handlers) == 18
+    assert len(handlers) == 19
     for handler in handlers:
         module_name, _, attribute = handler.rpartition(".")
         module = importlib.util.find_spec(module_name)
@@ -188,10 +189,13 @@ def test_invalid_dataset_and_failed_job_skip_every_bedrock_cost(definition: dict
     assert states["PlanEvaluation"]["Next"] == StateName.PREFLIGHT.value
     assert states["Preflight"]["Next"] == "PreflightPassed?"
     passed = states["PreflightPassed?"]
-    assert passed["Choices"] == [
-        {"Variable": "$.preflight.passed", "BooleanEquals": True, "Next": StateName.START_CUSTOMIZATION_JOB.value}
-    ]
+    assert passed["Choices"] == [{"Variable": "$.preflight.passed", "BooleanEquals": True, "Next": "TrainsAModel?"}]
     assert passed["Default"] == StateName.WRITE_REPORT.value
+    # a re-evaluation of an existing custom model goes straight to its capacity; every other run trains
+    trains = states["TrainsAModel?"]
+    assert [choice["Next"] for choice in trains["Choices"]] == [StateName.CREATE_INFERENCE_CAPACITY.value]
+    assert "$.run.reevaluation" in json.dumps(trains["Choices"])
+    assert trains["Default"] == StateName.START_CUSTOMIZATION_JOB.value
     job_status = states["JobStatus?"]
     failed_or_stopped = [c for c in job_status["Choices"] if "Or" in c]
     assert [c["Next"] for c in failed_or_stopped] == [StateName.WRITE_REPORT.value]
@@ -232,23 +236,40 @@ def test_outcome_maps_the_report_status_to_the_execution_status(definition: dict
 
 
 def test_nothing_before_the_job_can_create_anything_in_bedrock(definition: dict[str, Any]) -> None:
-    # Given every state reachable from the start without passing StartCustomizationJob
+    # Given every state reachable from the start without passing the first create call (the job, or a
+    # re-evaluation's capacity)
     states = definition["States"]
+    creates = {StateName.START_CUSTOMIZATION_JOB.value, StateName.CREATE_INFERENCE_CAPACITY.value}
     reached: set[str] = set()
     frontier = [definition["StartAt"]]
     while frontier:
         name = frontier.pop()
-        if name in reached or name == StateName.START_CUSTOMIZATION_JOB.value:
+        if name in reached or name in creates:
             continue
         reached.add(name)
         frontier.extend(target for _, target in _edges(states[name]))
-    # Then the only tasks there are the ones that only read, and the report (ApplyRetention deletes only the run's
-    # custom model, which cannot exist before the job: tests/unit/lifecycle/test_retention.py)
+    # Then the only tasks there are the ones that only read, and the report (Promote and ApplyRetention act only on
+    # an evaluated custom model, which cannot exist before the job: tests/unit/lifecycle/test_retention.py,
+    # tests/unit/serving/test_run_promotion.py)
     tasks = {name for name in reached if states[name]["Type"] == "Task"}
-    assert tasks == {"ValidateDataset", "PlanEvaluation", "Preflight", "WriteReport", "ApplyRetention", "Notify"}
-    # and the only way into the job is Preflight having passed
+    assert tasks == {
+        "ValidateDataset",
+        "PlanEvaluation",
+        "Preflight",
+        "WriteReport",
+        "Promote",
+        "ApplyRetention",
+        "Notify",
+    }
+    # and the only way into the job, or into capacity without a job, is Preflight having passed
     into_job = [name for name, state in states.items() if any(t == "StartCustomizationJob" for _, t in _edges(state))]
-    assert into_job == ["PreflightPassed?"]
+    assert into_job == ["TrainsAModel?"]
+    into_capacity = {
+        name for name, state in states.items() if any(t == "CreateInferenceCapacity" for _, t in _edges(state))
+    }
+    assert into_capacity == {"TrainsAModel?", StateName.READ_TRAINING_METRICS.value}
+    into_choice = [name for name, state in states.items() if any(t == "TrainsAModel?" for _, t in _edges(state))]
+    assert into_choice == ["PreflightPassed?"]
 
 
 def test_a_rejected_run_ends_in_a_fail_state_that_names_both_kinds_of_rejection(definition: dict[str, Any]) -> None:
@@ -262,6 +283,9 @@ def test_retention_runs_after_the_report_and_never_keeps_the_notification_from_g
     definition: dict[str, Any],
 ) -> None:
     states = definition["States"]
-    assert states[StateName.WRITE_REPORT.value]["Next"] == StateName.APPLY_RETENTION.value
+    # the report states both decisions; then the model may be promoted, then kept or deleted, then the owner told
+    assert states[StateName.WRITE_REPORT.value]["Next"] == StateName.PROMOTE.value
+    assert states[StateName.PROMOTE.value]["Next"] == StateName.APPLY_RETENTION.value
+    assert [c["Next"] for c in states[StateName.PROMOTE.value]["Catch"]] == [StateName.APPLY_RETENTION.value]
     assert states[StateName.APPLY_RETENTION.value]["Next"] == StateName.NOTIFY.value
     assert [c["Next"] for c in states[StateName.APPLY_RETENTION.value]["Catch"]] == [StateName.NOTIFY.value]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
@@ -33,6 +32,14 @@ from lambdas.contracts import INCOMING_PREFIX, RunPaths
 from lambdas.registry import UnknownModelError, get_model
 from lambdas.settings import PipelineSettings
 from tuner.local import events
+from tuner.local.account import (
+    ACCOUNT_PAUSE,
+    AccountError,
+    SavedAccount,
+    emulated_environment,
+    process_environment,
+    save_account,
+)
 from tuner.local.async_invoke import RETRY_DELAYS_SECONDS, AsyncInvokeConfig, async_configs_of, failure_record
 from tuner.local.bedrock.emulator import EmulatedBedrock, Ledger
 from tuner.local.bedrock.server import EmulatorServers
@@ -54,6 +61,15 @@ class LocalRunError(Exception):
 
 
 @dataclass(frozen=True)
+class Drop:
+    """One more thing dropped into the same emulated account after the request's dataset, in order."""
+
+    file: Path | None = None  # uploaded under incoming/ with its own name
+    # A reevaluate/ request for the custom model the previous run trained (what `tuner evaluate` uploads)
+    reevaluate_previous: bool = False
+
+
+@dataclass(frozen=True)
 class RunRequest:
     dataset: Path
     model_id: str | None = None
@@ -69,6 +85,15 @@ class RunRequest:
     # S3 user metadata of the drop itself, e.g. {"fine-tuning-settings": '{"hyperparameters": {"epochCount": 3}}'}
     drop_metadata: Mapping[str, str] = field(default_factory=dict)
     execution_limit_seconds: float = EXECUTION_LIMIT_SECONDS  # real seconds before a run is declared stuck
+    # More drops after ``dataset``, one run each, in the same session (one account, one simulated clock). With more
+    # than one run, each run's artefacts go to <out_dir or runs/>/<run-id>/.
+    then: tuple[Drop, ...] = ()
+    # An emulated account kept on disk (tuner/local/account.py): the session starts from it and saves it at the end.
+    account: Path | None = None
+
+    @property
+    def drops(self) -> tuple[Drop, ...]:
+        return (Drop(file=self.dataset), *self.then)
 
 
 @dataclass
@@ -101,6 +126,22 @@ class RunResult:
     bedrock_throttled: int = 0  # requests the emulator answered with ThrottlingException
     # What Lambda sent to an on-failure destination (the trigger's dead-letter queue) after every attempt failed.
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    # ``ledger`` is the session's whole account; its entries from this index on were created during this run.
+    ledger_start: int = 0
+
+    @property
+    def own_resources(self) -> list[dict[str, Any]]:
+        return list(self.ledger.get("resources", []))[self.ledger_start :]
+
+
+@dataclass(frozen=True)
+class _Account:
+    """The emulated account's stack, as a drop needs it."""
+
+    bucket: str
+    rules: list[events.Rule]
+    s3: Any
+    sfn: Any
 
 
 class Observer:
@@ -152,24 +193,6 @@ def resolve_settings(
     if problems:
         raise LocalRunError("; ".join(f"{CONTEXT_KEY}.{problem.setting}: {problem.message}" for problem in problems))
     return merged
-
-
-@contextmanager
-def _process_environment(values: Mapping[str, str | None]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    for name, value in values.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @contextmanager
@@ -254,8 +277,11 @@ class LocalRun:
     def __init__(self, request: RunRequest, observer: Observer | None = None) -> None:
         self.request = request
         self.observer = observer or Observer()
-        if not request.dataset.is_file():
-            raise LocalRunError(f"{request.dataset} does not exist or is not a file")
+        for drop in request.drops:
+            if drop.file is not None and not drop.file.is_file():
+                raise LocalRunError(f"{drop.file} does not exist or is not a file")
+        if request.drops[0].reevaluate_previous:
+            raise LocalRunError("a re-evaluation needs an earlier run in the session to train the model")
         for key, path in request.bucket_files.items():
             if not path.is_file():
                 raise LocalRunError(f"{path} (for s3 key {key}) does not exist or is not a file")
@@ -264,16 +290,37 @@ class LocalRun:
         self.settings = resolve_settings(request.model_id, overrides, request.context)
         self.spec = get_model(self.settings["base_model_id"])
         self.region = self.spec.regions[0]
-        self.clock = SimulatedClock(request.clock_start)
+        self.saved = self._saved_account()
+        # Time goes on in a kept account: the session starts a simulated hour after it was last saved.
+        start = self.saved.now + ACCOUNT_PAUSE if self.saved is not None else request.clock_start
+        self.clock = SimulatedClock(start)
         self.notes: list[str] = []
         self._async_configs: dict[str, AsyncInvokeConfig] = {}
         self._queues: dict[str, str] = {}  # queue ARN -> URL, in moto
 
+    def _saved_account(self) -> SavedAccount | None:
+        if self.request.account is None:
+            return None
+        try:
+            saved = SavedAccount.load(self.request.account)
+        except AccountError as error:
+            raise LocalRunError(str(error)) from None
+        if saved is not None and saved.region != self.region:
+            raise LocalRunError(
+                f"the account in {self.request.account} is in {saved.region}; {self.spec.display_name} is rehearsed "
+                f"in {self.region}: use another --account folder"
+            )
+        return saved
+
     # ----------------------------------------------------------------------------------------------------- run
     def run(self) -> RunResult:
+        """The request's single run (or, with ``then``, the last of the session's runs)."""
+        return self.run_all()[-1]
+
+    def run_all(self) -> list[RunResult]:
+        """Every drop of the request, in order, in one emulated account: one ``RunResult`` per drop."""
         from tuner.local.template import SynthesisError
 
-        started = time.monotonic()
         self.observer.message(f"synthesizing the stack for {self.spec.display_name} in {self.region} (cached)")
         try:
             template = synthesize({CONTEXT_KEY: self.settings})
@@ -282,8 +329,9 @@ class LocalRun:
         resolver = TemplateResolver(template, stack_name=STACK_NAME, region=self.region)
         staging = self.request.out_dir or (REPO_ROOT / "runs" / "_pending")
         staging.mkdir(parents=True, exist_ok=True)
+        results: list[RunResult] = []
         with ExitStack() as stack:
-            stack.enter_context(_process_environment(self._aws_environment()))
+            stack.enter_context(process_environment(self._aws_environment()))
             stack.enter_context(_quiet_logs(staging / "lambda-logs.jsonl"))
             from moto import mock_aws
 
@@ -299,49 +347,70 @@ class LocalRun:
                 converse_latency_seconds=self.request.converse_latency_seconds,
             )
             servers = stack.enter_context(EmulatorServers(emulator.dispatch))
-            stack.enter_context(_process_environment(servers.environment))
+            stack.enter_context(process_environment(servers.environment))
             stack.enter_context(installed(lambdas))
             stack.enter_context(_use_simulated_clock(self.clock))
             from lambdas import aws
 
             aws.reset_clients()
             stack.callback(aws.reset_clients)
-            outcome = self._run_in_mock(resolver, lambdas, emulator, compression)
-            outcome_dir = self._write_outputs(staging, outcome, emulator.ledger)
-            failures = servers.failures
-        return RunResult(
-            run_id=outcome["run_id"],
-            execution_arn=outcome.get("execution_arn"),
-            execution_status=outcome.get("execution_status"),
-            report_status=(outcome.get("report") or {}).get("status"),
-            out_dir=outcome_dir,
-            report=outcome.get("report"),
-            ledger=emulator.ledger.to_json(),
-            steps=outcome.get("steps", []),
-            simulated_seconds=self.clock.elapsed_seconds,
-            real_seconds=time.monotonic() - started,
-            notes=self.notes,
-            emulator_failures=failures,
-            bedrock_calls=list(emulator.calls),
-            judge_calls=list(emulator.judge_calls),
-            bedrock_throttled=emulator.throttled,
-            dead_letters=outcome.get("dead_letters", []),
-        )
+            account = self._open_account(resolver, emulator)
+            several = len(self.request.drops) > 1
+            for drop in self.request.drops:
+                started, simulated = time.monotonic(), self.clock.elapsed_seconds
+                calls, failures, throttled = len(emulator.calls), len(servers.failures), emulator.throttled
+                ledger_start = len(emulator.ledger.to_json().get("resources", []))
+                self.notes = []
+                outcome = self._drop(
+                    drop,
+                    account=account,
+                    resolver=resolver,
+                    lambdas=lambdas,
+                    emulator=emulator,
+                    compression=compression,
+                    earlier=results,
+                )
+                outcome_dir = self._write_outputs(staging, outcome, emulator.ledger, nested=several)
+                results.append(
+                    RunResult(
+                        run_id=outcome["run_id"],
+                        execution_arn=outcome.get("execution_arn"),
+                        execution_status=outcome.get("execution_status"),
+                        report_status=(outcome.get("report") or {}).get("status"),
+                        out_dir=outcome_dir,
+                        report=outcome.get("report"),
+                        ledger=emulator.ledger.to_json(),
+                        steps=outcome.get("steps", []),
+                        simulated_seconds=self.clock.elapsed_seconds - simulated,
+                        real_seconds=time.monotonic() - started,
+                        notes=self.notes,
+                        emulator_failures=servers.failures[failures:],
+                        bedrock_calls=list(emulator.calls[calls:]),
+                        judge_calls=[index - calls for index in emulator.judge_calls if index >= calls],
+                        bedrock_throttled=emulator.throttled - throttled,
+                        dead_letters=outcome.get("dead_letters", []),
+                        ledger_start=ledger_start,
+                    )
+                )
+            if self.request.account is not None:
+                save_account(
+                    self.request.account,
+                    region=self.region,
+                    stack_name=STACK_NAME,
+                    bucket=account.bucket,
+                    now=self.clock.now(),
+                    s3=account.s3,
+                    ssm=boto3_client("ssm", self.region),
+                    emulator=emulator,
+                )
+                self.observer.message(f"the emulated account is saved in {self.request.account}")
+        self._settle_logs(staging, results)
+        return results
 
     def _aws_environment(self) -> dict[str, str | None]:
-        values: dict[str, str | None] = {
-            name: None for name in os.environ if name.startswith("AWS_ENDPOINT_URL") or name.endswith("_PROFILE")
-        }
+        values = emulated_environment(self.region)
         values.update(
             {
-                "AWS_ACCESS_KEY_ID": "local-harness",
-                "AWS_SECRET_ACCESS_KEY": "local-harness",
-                "AWS_SESSION_TOKEN": "local-harness",
-                "AWS_DEFAULT_REGION": self.region,
-                "AWS_REGION": self.region,
-                "AWS_CONFIG_FILE": os.devnull,
-                "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-                "BEDROCK_EMULATED": "true",
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_DEV": None,
                 "HF_HUB_OFFLINE": "1",
@@ -385,26 +454,57 @@ class LocalRun:
         return actor
 
     # ------------------------------------------------------------------------------------------ inside mock_aws
-    def _run_in_mock(
-        self, resolver: TemplateResolver, lambdas: LocalLambdas, emulator: EmulatedBedrock, compression: Any
-    ) -> dict[str, Any]:
+    def _open_account(self, resolver: TemplateResolver, emulator: EmulatedBedrock) -> _Account:
+        """The deployed stack in moto (bucket, topic, queues, settings, state machine), the kept account's data
+        (``--account``) and the files put before."""
         import boto3
 
         s3 = boto3.client("s3", region_name=self.region)
         sfn = boto3.client("stepfunctions", region_name=self.region)
         bucket = self._create_resources(resolver, s3, sfn)
-        rules = events.rules_of(resolver)
+        if self.saved is not None:
+            if self.saved.bucket != bucket:
+                raise LocalRunError(
+                    f"the account in {self.request.account} has bucket {self.saved.bucket}, not {bucket}"
+                )
+            self.saved.restore(s3=s3, ssm=boto3.client("ssm", region_name=self.region), emulator=emulator)
+            self.observer.message(f"restored the emulated account kept in {self.request.account}")
         self._async_configs = async_configs_of(resolver)
-
         for extra_key, path in self.request.bucket_files.items():
             s3.put_object(Bucket=bucket, Key=extra_key, Body=path.read_bytes())
             self.observer.message(f"uploaded {path} to s3://{bucket}/{extra_key}")
-        key = f"{INCOMING_PREFIX}{self.request.dataset.name}"
-        if not key.endswith(".jsonl"):
-            key += ".jsonl"
-        body = self.request.dataset.read_bytes()
-        put = s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata=dict(self.request.drop_metadata))
-        self.observer.message(f"uploaded {self.request.dataset} to s3://{bucket}/{key}")
+        return _Account(bucket=bucket, rules=events.rules_of(resolver), s3=s3, sfn=sfn)
+
+    def _drop_object(self, drop: Drop, earlier: list[RunResult]) -> tuple[str, bytes, dict[str, str]]:
+        """What the drop puts in the bucket: a file under incoming/ by its own name (as a person uploads it), or
+        the re-evaluation request `tuner evaluate` would upload for the previous run's custom model."""
+        if drop.file is not None:
+            metadata = dict(self.request.drop_metadata) if not earlier else {}
+            return f"{INCOMING_PREFIX}{drop.file.name}", drop.file.read_bytes(), metadata
+        from lambdas.runs.reevaluate import ReevaluationRequest, request_key
+
+        previous = earlier[-1]
+        arn = ((previous.report or {}).get("job") or {}).get("custom_model_arn")
+        if not arn or not previous.run_id:
+            raise LocalRunError(f"run {previous.run_id or '(none started)'} reported no custom model to re-evaluate")
+        request = ReevaluationRequest(custom_model_arn=arn, run_id=previous.run_id)
+        return request_key(f"{previous.run_id}-again"), request.document(), {}
+
+    def _drop(
+        self,
+        drop: Drop,
+        *,
+        account: _Account,
+        resolver: TemplateResolver,
+        lambdas: LocalLambdas,
+        emulator: EmulatedBedrock,
+        compression: Any,
+        earlier: list[RunResult],
+    ) -> dict[str, Any]:
+        s3, sfn, bucket, rules = account.s3, account.sfn, account.bucket, account.rules
+        key, body, metadata = self._drop_object(drop, earlier)
+        put = s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata)
+        self.observer.message(f"uploaded {drop.file or 'a re-evaluation request'} to s3://{bucket}/{key}")
         dropped = events.object_created(
             bucket,
             key,
@@ -428,7 +528,7 @@ class LocalRun:
         compression.hold = lambda: (
             hold
             and any(
-                entry.deleted_at is None
+                entry.deleted_at is None and entry.role != "serving"
                 for entry in emulator.ledger.of_type("provisioned-throughput", "custom-model-deployment")
             )
         )
@@ -644,15 +744,33 @@ class LocalRun:
                         self.notes.append(f"the sweeper deleted {deleted} expired capacity resource(s)")
 
     # ---------------------------------------------------------------------------------------------- artefacts
-    def _write_outputs(self, staging: Path, outcome: dict[str, Any], ledger: Ledger) -> Path:
-        out_dir = self.request.out_dir or (REPO_ROOT / "runs" / (outcome["run_id"] or "no-run"))
-        out_dir.mkdir(parents=True, exist_ok=True)
-        if staging != out_dir:
-            log = staging / "lambda-logs.jsonl"
-            if log.is_file():
-                log.replace(out_dir / "lambda-logs.jsonl")
+    def _settle_logs(self, staging: Path, results: list[RunResult]) -> None:
+        """Each run folder gets the handlers' whole log once the session is over; a staging folder the user did not
+        name is removed."""
+        log = staging / "lambda-logs.jsonl"
+        if not log.is_file():
+            return
+        content = log.read_bytes()
+        for result in results:
+            if result.out_dir != staging:
+                _write_atomically(result.out_dir / "lambda-logs.jsonl", content)
+        if self.request.out_dir is None:
+            log.unlink()
             if not any(staging.iterdir()):
                 staging.rmdir()
+
+    def _write_outputs(self, staging: Path, outcome: dict[str, Any], ledger: Ledger, *, nested: bool) -> Path:
+        """The run's artefacts in its folder: ``out_dir`` for a single run, ``<out_dir or runs>/<run-id>/`` when the
+        session has several; the handlers' log so far is copied there (the session's log is settled at its end)."""
+        run_folder = outcome["run_id"] or "no-run"
+        if self.request.out_dir is None:
+            out_dir = REPO_ROOT / "runs" / run_folder
+        else:
+            out_dir = self.request.out_dir / run_folder if nested else self.request.out_dir
+        out_dir.mkdir(parents=True, exist_ok=True)
+        log = staging / "lambda-logs.jsonl"
+        if staging != out_dir and log.is_file():
+            _write_atomically(out_dir / "lambda-logs.jsonl", log.read_bytes())
         for stale in ("report.json", "report.md", "report.html"):
             (out_dir / stale).unlink(missing_ok=True)  # a report from an earlier run must not pass for this one
         for name, content in outcome.get("files", {}).items():
@@ -671,6 +789,12 @@ class LocalRun:
         _write_atomically(out_dir / "execution.json", json.dumps(document, indent=2, default=_json_default))
         _write_atomically(out_dir / "ledger.json", json.dumps(ledger.to_json(), indent=2))
         return out_dir
+
+
+def boto3_client(service: str, region: str) -> Any:
+    import boto3
+
+    return boto3.client(service, region_name=region)  # type: ignore[call-overload]
 
 
 def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:

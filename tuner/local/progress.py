@@ -141,11 +141,16 @@ def print_summary(result: RunResult, console: Console) -> None:
         console.print(table)
     if report.get("headline"):
         console.print(f"report: {report['headline']}")
-    ledger = result.ledger.get("resources", [])
-    capacity = [entry for entry in ledger if entry["type"] in ("provisioned-throughput", "custom-model-deployment")]
+    capacity = [
+        entry
+        for entry in result.own_resources
+        if entry["type"] in ("provisioned-throughput", "custom-model-deployment")
+    ]
     cost = (report.get("capacity") or {}).get("estimated_cost_usd")
     for entry in capacity:
-        if entry["deleted_at"]:
+        if entry.get("role") == "serving":
+            state = "the stack's serving deployment: kept on purpose, billed per token (tuner serving --delete)"
+        elif entry["deleted_at"]:
             lived = (_when(entry["deleted_at"]) - _when(entry["created_at"])).total_seconds()
             state = f"deleted {entry['deleted_at']} by {entry['deleted_by']}, lived {lived / 60:.0f} min (simulated)"
         else:

@@ -7,6 +7,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+from moto import mock_aws
 
 from lambdas.contracts import RunState
 from lambdas.lifecycle.retention import apply_retention, retention_decision
@@ -50,15 +51,17 @@ def test_no_custom_model_means_nothing_to_decide() -> None:
     assert (decision.custom_model_arn, decision.delete) == (None, False)
 
 
+@mock_aws
 def test_apply_deletes_exactly_the_runs_model_and_reports_a_failed_delete() -> None:
     client = boto3.client("bedrock", region_name="us-west-2")
+    ssm = boto3.client("ssm", region_name="us-west-2")  # no serving record: nothing serves
     with Stubber(client) as stubber:
         stubber.add_response("delete_custom_model", {}, {"modelIdentifier": MODEL})
-        done = apply_retention(client, state("delete"))
+        done = apply_retention(client, state("delete"), ssm)
         stubber.add_client_error("delete_custom_model", "AccessDeniedException", "not allowed", 403)
-        failed = apply_retention(client, state("delete"))
+        failed = apply_retention(client, state("delete"), ssm)
         stubber.add_client_error("delete_custom_model", "ResourceNotFoundException", "gone", 404)
-        gone = apply_retention(client, state("delete"))
+        gone = apply_retention(client, state("delete"), ssm)
     assert (done.action, done.error) == ("deleted", None)
     assert failed.action == "kept"
     assert failed.error is not None
@@ -71,3 +74,34 @@ def test_keep_makes_no_call(monkeypatch: Any) -> None:
     with Stubber(client):  # any call would fail: none is queued
         kept = apply_retention(client, state("keep"))
     assert (kept.action, kept.custom_model_arn) == ("kept", MODEL)
+
+
+@mock_aws
+def test_a_model_the_serving_record_names_is_never_deleted() -> None:
+    from datetime import UTC, datetime
+
+    from lambdas.serving.record import Champion, ServingKind, ServingRecord, parameter_name
+
+    run = state("delete")
+    champion = Champion(
+        custom_model_arn=MODEL,
+        base_model_id=run.run.settings.base_model_id,
+        run_id="earlier-run",
+        promoted_at=datetime(2026, 12, 1, tzinfo=UTC),
+    )
+    record = ServingRecord(
+        stack_name=run.run.stack_name,
+        champion=champion,
+        serving_kind=ServingKind.ON_DEMAND_DEPLOYMENT,
+        updated_at=datetime(2026, 12, 1, tzinfo=UTC),
+    )
+    ssm = boto3.client("ssm", region_name="us-west-2")
+    ssm.put_parameter(Name=parameter_name(run.run.stack_name), Value=record.model_dump_json(), Type="String")
+    client = boto3.client("bedrock", region_name="us-west-2")
+    with Stubber(client):  # a delete call would fail: none may be made
+        kept = apply_retention(client, run, ssm)
+        blind = apply_retention(client, run, None)
+    assert (kept.action, kept.error) == ("kept", None)
+    assert "serving record names it" in kept.reason
+    assert blind.action == "kept"
+    assert "never deleted blind" in blind.reason

@@ -1,7 +1,9 @@
 """How the emulated models answer. Nothing here is a language model; every reply says it is emulated.
 
 * The fine-tuned model answers with the training answer whose question overlaps the asked question most (tokens),
-  which is what a model that memorised its training split would say.
+  which is what a model that memorised its training split would say, when it was trained well; trained too little
+  it answers some questions like the base model, trained too much it recites another training answer for some
+  questions it never saw (``training_model`` has the formulas).
 * A base model answers generically, politely and without specifics.
 * A judge (any model asked for a ``[[rating]]``) replies in the judge's real format, ``... Rating: [[N]]``, with N
   from the token overlap between the answer under review and the reference answer.
@@ -22,6 +24,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from tuner.local.bedrock.training_model import TrainedModel, draw
 
 _TOKEN = re.compile(r"[0-9a-z]+|[^\x00-\x7f]", re.IGNORECASE)
 _STOPWORDS = frozenset(
@@ -157,11 +161,29 @@ def _terms(text: str) -> Counter[str]:
     return Counter(_stem(token) for token in tokens(text))
 
 
-def fine_tuned_answer(question: str, pairs: list[TrainingPair]) -> str:
-    """The answer of the training pair closest to the question: TF-IDF cosine over each pair's question + answer,
-    which is what a model that memorised its training split (and nothing else) would reach for."""
+def fine_tuned_answer(question: str, pairs: list[TrainingPair], model: TrainedModel | None = None) -> str:
+    """What the fine-tuned ``model`` answers (``training_model`` has the rules; None: a model trained well, which
+    always gives the nearest training answer): the nearest training answer, the base model's answer (not learned
+    yet), or another training answer recited for a question it never saw (overfit)."""
     if not pairs:
         return "I was fine-tuned on no examples, so I cannot answer that."
+    nearest = _nearest_pair(question, pairs)
+    if model is None:
+        return pairs[nearest].answer
+    asked = " ".join(tokens(question))
+    kind = model.answer_kind(question, asked_in_training=any(" ".join(tokens(p.question)) == asked for p in pairs))
+    if kind == "base":
+        return base_answer(question)
+    if kind == "memorised" and len(pairs) > 1:
+        # Another pair, fixed by the question: skipping the nearest one, each other pair equally likely.
+        other = int(draw(model.key, f"memorised|{question}") * (len(pairs) - 1))
+        return pairs[other + (other >= nearest)].answer
+    return pairs[nearest].answer
+
+
+def _nearest_pair(question: str, pairs: list[TrainingPair]) -> int:
+    """The index of the training pair closest to the question: TF-IDF cosine over each pair's question + answer,
+    which is what a model that memorised its training split (and nothing else) would reach for."""
     documents = [_terms(f"{pair.question} {pair.question} {pair.answer}") for pair in pairs]
     frequency: Counter[str] = Counter(term for document in documents for term in document)
     idf = {term: math.log((1 + len(documents)) / (1 + count)) + 1 for term, count in frequency.items()}
@@ -172,8 +194,7 @@ def fine_tuned_answer(question: str, pairs: list[TrainingPair]) -> str:
         norm = math.sqrt(sum((count * idf[term]) ** 2 for term, count in document.items()))
         return dot / norm if norm else 0.0
 
-    best = max(range(len(pairs)), key=lambda index: similarity(documents[index]))
-    return pairs[best].answer
+    return max(range(len(pairs)), key=lambda index: similarity(documents[index]))
 
 
 def base_answer(question: str) -> str:

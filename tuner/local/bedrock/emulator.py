@@ -7,13 +7,23 @@ lifecycles as the simulated clock advances; statuses are computed when read:
 * customization job: InProgress for ~10 minutes plus a few seconds per training record and epoch (the reference
   study's 85 records x 10 epochs take about two hours), then Completed with the training-metric CSVs written to the
   job's output prefix in Bedrock's format, and a custom model; or Failed (``job-failure``); Stopping -> Stopped.
+  What a job learns depends on its hyperparameters and record count, deterministically (``training_model``): more
+  epochs lower the training loss, too many raise the validation loss again, and the custom model's answers match
+  (too little training: some answers like the base model's; too much: some memorised, wrong ones). At the registry
+  defaults it always answers with the nearest training answer.
 * provisioned throughput: Creating for 20 minutes, then InService (or Failed); at most 2 no-commitment throughputs.
-* custom model deployment: Creating for 10 minutes, then Active (or Failed).
+* custom model deployment: Creating for 10 minutes, then Active (or Failed). ``UpdateCustomModelDeployment``
+  switches the model behind an Active deployment: its ``status`` stays Active (the botocore service model's
+  ``CustomModelDeploymentStatus`` has only Creating | Active | Failed), ``updateDetails`` reports the new model with
+  ``updateStatus`` Updating for 10 minutes, then UpdateCompleted, when ``modelArn`` becomes the new model; the
+  deployment's ARN never changes, and it answers with the old model until the update completes.
 * what Preflight reads: ``GetFoundationModelAvailability`` (the registry's models and judges; no access to the base
   models in ``no-model-access``) and the Amazon Bedrock quotas of ``service-quotas`` ``ListServiceQuotas``, which the
   create calls also enforce (capacity quotas 0 in ``no-capacity-quota``).
 
-Every resource created and deleted is written to the ledger with simulated timestamps and who deleted it.
+Every resource created and deleted is written to the ledger with simulated timestamps and who deleted it (and a
+deployment's model updates). ``snapshot()`` / ``restore()`` carry the account's resources and ledger between
+processes, so a local "emulated account" can outlive one command.
 """
 
 from __future__ import annotations
@@ -21,12 +31,11 @@ from __future__ import annotations
 import csv
 import io
 import math
-import random
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -35,6 +44,7 @@ import boto3
 from lambdas.registry import JUDGES, MODELS
 from tuner.local.bedrock import answers
 from tuner.local.bedrock.protocol import ServiceError
+from tuner.local.bedrock.training_model import TrainedModel
 from tuner.local.scenarios import BedrockBehaviour
 from tuner.local.simclock import SimulatedClock, iso
 
@@ -46,6 +56,8 @@ JOB_FAILS_AFTER = timedelta(minutes=25)
 JOB_STOPPING = timedelta(minutes=2)
 THROUGHPUT_CREATING = timedelta(minutes=20)
 DEPLOYMENT_CREATING = timedelta(minutes=10)
+# No published figure for how long an update takes; assumed as long as creating a deployment.
+DEPLOYMENT_UPDATING = timedelta(minutes=10)
 CAPACITY_FAILS_AFTER = timedelta(minutes=12)
 NO_COMMITMENT_THROUGHPUT_QUOTA = 2  # model units (1 per no-commitment throughput)
 CUSTOM_MODEL_DEPLOYMENT_QUOTA = 2
@@ -56,9 +68,10 @@ PT_UNITS_QUOTA = ("L-BE77399C", "Model units no-commitment Provisioned Throughpu
 JOBS_QUOTA = ("L-EMU0JOBS", "Concurrent model customization jobs")
 DEPLOYMENTS_QUOTA = ("L-EMU0DEPL", "Custom model deployments")
 DEFAULT_BATCH_SIZE = 8
+SERVING_ROLE_TAG = "fine-tuning:role"  # lambdas.serving.actions.TAG_ROLE: "serving" marks the stack's stable deployment
 
 ResourceType = Literal["customization-job", "custom-model", "provisioned-throughput", "custom-model-deployment"]
-Actor = Literal["state-machine", "sweeper"]
+Actor = Literal["state-machine", "sweeper", "cli"]  # who made a request (the ledger says who deleted)
 
 
 @dataclass
@@ -68,15 +81,36 @@ class LedgerEntry:
     created_at: datetime
     deleted_at: datetime | None = None
     deleted_by: Actor | None = None
+    # UpdateCustomModelDeployment calls on a deployment: (when, the model it switched to)
+    model_updates: list[tuple[datetime, str]] = field(default_factory=list)
+    # "serving": the stack's stable deployment (tagged fine-tuning:role=serving), which outlives runs on purpose
+    role: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        entry: dict[str, Any] = {
             "type": self.type,
             "arn": self.arn,
             "created_at": iso(self.created_at),
             "deleted_at": iso(self.deleted_at) if self.deleted_at else None,
             "deleted_by": self.deleted_by,
         }
+        if self.model_updates:
+            entry["model_updates"] = [{"at": iso(at), "model_arn": arn} for at, arn in self.model_updates]
+        if self.role:
+            entry["role"] = self.role
+        return entry
+
+    @classmethod
+    def from_json(cls, entry: dict[str, Any]) -> LedgerEntry:
+        return cls(
+            type=entry["type"],
+            arn=entry["arn"],
+            created_at=_parse_time(entry["created_at"]),
+            deleted_at=_parse_time(entry["deleted_at"]) if entry.get("deleted_at") else None,
+            deleted_by=entry.get("deleted_by"),
+            model_updates=[(_parse_time(item["at"]), item["model_arn"]) for item in entry.get("model_updates", [])],
+            role=entry.get("role"),
+        )
 
 
 @dataclass
@@ -115,17 +149,26 @@ class _CustomModel:
 
 
 @dataclass
+class _Update:
+    """An UpdateCustomModelDeployment in progress or completed: the deployment serves ``model_arn`` once done."""
+
+    model_arn: str
+    requested_at: datetime
+
+
+@dataclass
 class _Capacity:
     kind: ResourceType
     arn: str
     name: str
-    model_arn: str
+    model_arn: str  # the model served before ``update`` (if any) completed
     created_at: datetime
     client_token: str | None
     fails: bool
     model_units: int = 1
     commitment: str | None = None
     description: str | None = None
+    update: _Update | None = None  # the latest model update of a deployment
 
 
 @dataclass
@@ -143,12 +186,21 @@ class Ledger:
     def to_json(self) -> dict[str, Any]:
         return {"resources": [entry.to_json() for entry in self.entries]}
 
+    def updated(self, arn: str, at: datetime, model_arn: str) -> None:
+        for entry in self.entries:
+            if entry.arn == arn and entry.deleted_at is None:
+                entry.model_updates.append((at, model_arn))
+
     def of_type(self, *kinds: ResourceType) -> list[LedgerEntry]:
         return [entry for entry in self.entries if entry.type in kinds]
 
 
 def _new_id() -> str:
     return uuid.uuid4().hex[:12]
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def _split_s3_uri(uri: str) -> tuple[str, str]:
@@ -218,6 +270,58 @@ class EmulatedBedrock:
     def now(self) -> datetime:
         return self.clock.now()
 
+    # ------------------------------------------------------------------------------------------ persistence
+    def snapshot(self) -> dict[str, Any]:
+        """The emulated account as JSON-ready data: jobs, custom models, throughputs and deployments (with model
+        updates), tags and the ledger, plus the simulated time it was taken at (``restore`` leaves the clock to its
+        owner). Request counters and throttling state are per process and not included."""
+        with self._lock:
+            return {
+                "snapshot_version": SNAPSHOT_VERSION,
+                "region": self.region,
+                "taken_at": iso(self.now),
+                "jobs": [_job_to_json(job) for job in self._jobs.values()],
+                "custom_models": [
+                    {
+                        "arn": model.arn,
+                        "name": model.name,
+                        "job_arn": model.job.arn,
+                        "created_at": iso(model.created_at),
+                    }
+                    for model in self._models.values()
+                ],
+                "capacity": [_capacity_to_json(capacity) for capacity in self._capacity.values()],
+                "tags": {arn: [dict(tag) for tag in tags] for arn, tags in self._tags.items()},
+                "training_pairs": {
+                    uri: [[pair.question, pair.answer] for pair in pairs] for uri, pairs in self._training_pairs.items()
+                },
+                "ledger": [entry.to_json() for entry in self.ledger.entries],
+            }
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Replace this emulator's account with ``snapshot`` (from ``snapshot()``, possibly of another process)."""
+        version = snapshot.get("snapshot_version")
+        if version != SNAPSHOT_VERSION:
+            raise ValueError(f"emulator snapshot version {version!r} is not {SNAPSHOT_VERSION}: start a new account")
+        if snapshot["region"] != self.region:
+            raise ValueError(f"the snapshot is of {snapshot['region']}, this emulator serves {self.region}")
+        with self._lock:
+            jobs = {item["arn"]: _job_from_json(item) for item in snapshot["jobs"]}
+            self._jobs = jobs
+            self._models = {
+                item["arn"]: _CustomModel(
+                    item["arn"], item["name"], jobs[item["job_arn"]], _parse_time(item["created_at"])
+                )
+                for item in snapshot["custom_models"]
+            }
+            self._capacity = {item["arn"]: _capacity_from_json(item) for item in snapshot["capacity"]}
+            self._tags = {arn: [dict(tag) for tag in tags] for arn, tags in snapshot["tags"].items()}
+            self._training_pairs = {
+                uri: [answers.TrainingPair(question, answer) for question, answer in pairs]
+                for uri, pairs in snapshot["training_pairs"].items()
+            }
+            self.ledger = Ledger([LedgerEntry.from_json(entry) for entry in snapshot["ledger"]])
+
     def _arn(self, resource: str) -> str:
         return f"arn:aws:bedrock:{self.region}:{ACCOUNT_ID}:{resource}"
 
@@ -271,8 +375,26 @@ class EmulatedBedrock:
             return capacity.created_at
         if status == "Failed":
             return capacity.created_at + CAPACITY_FAILS_AFTER
+        if capacity.update is not None:
+            if self._update_status(capacity.update) == "Updating":
+                return capacity.update.requested_at
+            return capacity.update.requested_at + DEPLOYMENT_UPDATING
         creating = THROUGHPUT_CREATING if capacity.kind == "provisioned-throughput" else DEPLOYMENT_CREATING
         return capacity.created_at + creating
+
+    def _update_status(self, update: _Update) -> str:
+        return "UpdateCompleted" if self.now >= update.requested_at + DEPLOYMENT_UPDATING else "Updating"
+
+    def _served_model_arn(self, capacity: _Capacity) -> str:
+        """The model the capacity answers with now: the old one until an update completes."""
+        update = capacity.update
+        if update is not None and self._update_status(update) == "UpdateCompleted":
+            return update.model_arn
+        return capacity.model_arn
+
+    def _models_in_use(self) -> set[str]:
+        in_use = {capacity.model_arn for capacity in self._capacity.values()}
+        return in_use | {capacity.update.model_arn for capacity in self._capacity.values() if capacity.update}
 
     # --------------------------------------------------------------------------------------- training metrics
     def _count_records(self, uri: str) -> int:
@@ -284,26 +406,24 @@ class EmulatedBedrock:
         self._training_pairs[uri] = answers.training_pairs(body)
         return sum(1 for line in body.splitlines() if line.strip())
 
+    def _trained_model(self, job: _Job) -> TrainedModel:
+        """What the job learned, from its hyperparameters and data (``training_model`` has the formulas)."""
+        return TrainedModel.of(MODELS[job.base_model_id], job.hyperparameters, job.training_records)
+
     def _write_training_metrics(self, job: _Job) -> None:
-        epochs = int(float(job.hyperparameters.get("epochCount", "2")))
         batch = int(float(job.hyperparameters.get("batchSize", str(DEFAULT_BATCH_SIZE))))
         steps_per_epoch = max(1, math.ceil(job.training_records / batch))
-        total = steps_per_epoch * epochs
-        rng = random.Random(job.job_id)
+        model = self._trained_model(job)
+        training_points = model.training_curve(steps_per_epoch)
+        validation_points = model.validation_curve(steps_per_epoch)
         training = io.StringIO()
         writer = csv.writer(training, lineterminator="\n")
         writer.writerow(["step_number", "epoch_number", "training_loss"])
-        loss = 1.45
-        for step in range(total):
-            loss = 0.12 + 1.35 * math.exp(-3.0 * step / max(1, total - 1)) + rng.uniform(-0.04, 0.04)
-            writer.writerow([step, step // steps_per_epoch + 1, repr(loss)])
+        writer.writerows([step, epoch, repr(loss)] for step, epoch, loss in training_points)
         validation = io.StringIO()
         writer = csv.writer(validation, lineterminator="\n")
         writer.writerow(["step_number", "epoch_number", "validation_loss"])
-        validation_loss = 2.5
-        for epoch in range(1, epochs + 1):
-            validation_loss = 1.35 + 1.2 * math.exp(-0.9 * (epoch - 1)) + rng.uniform(-0.03, 0.03)
-            writer.writerow([steps_per_epoch * epoch, epoch, repr(validation_loss)])
+        writer.writerows([step, epoch, repr(loss)] for step, epoch, loss in validation_points)
         bucket, prefix = _split_s3_uri(job.output_uri)
         base = f"{prefix.rstrip('/')}/model-customization-job-{job.job_id}".lstrip("/")
         self._s3.put_object(
@@ -316,7 +436,7 @@ class EmulatedBedrock:
             Key=f"{base}/validation_artifacts/post_fine_tuning_validation/validation/validation_metrics.csv",
             Body=validation.getvalue().encode(),
         )
-        job.final_training_loss, job.final_validation_loss = loss, validation_loss
+        job.final_training_loss, job.final_validation_loss = training_points[-1][2], validation_points[-1][2]
 
     # ------------------------------------------------------------------------------------ customization jobs
     def _find_job(self, identifier: str) -> _Job:
@@ -535,7 +655,7 @@ class EmulatedBedrock:
 
     def _bedrock_DeleteCustomModel(self, modelIdentifier: str) -> dict[str, Any]:
         model = self._find_model(modelIdentifier)
-        if any(capacity.model_arn == model.arn for capacity in self._capacity.values()):
+        if model.arn in self._models_in_use():
             raise ServiceError(
                 "ValidationException", f"{model.name} is in use by provisioned throughput or a deployment"
             )
@@ -684,6 +804,10 @@ class EmulatedBedrock:
         capacity = self._create_capacity("custom-model-deployment", modelDeploymentName, modelArn, clientRequestToken)
         capacity.description = description
         self._tags.setdefault(capacity.arn, list(tags or []))
+        if any(tag.get("key") == SERVING_ROLE_TAG and tag.get("value") == "serving" for tag in tags or []):
+            for entry in self.ledger.entries:
+                if entry.arn == capacity.arn:
+                    entry.role = "serving"
         return {"customModelDeploymentArn": capacity.arn}
 
     def _deployment_output(self, capacity: _Capacity, *, summary: bool) -> dict[str, Any]:
@@ -691,7 +815,7 @@ class EmulatedBedrock:
         output: dict[str, Any] = {
             "customModelDeploymentArn": capacity.arn,
             ("customModelDeploymentName" if summary else "modelDeploymentName"): capacity.name,
-            "modelArn": capacity.model_arn,
+            "modelArn": self._served_model_arn(capacity),
             "createdAt": capacity.created_at,
             "status": status,
             "lastUpdatedAt": self._capacity_changed_at(capacity),
@@ -700,7 +824,44 @@ class EmulatedBedrock:
             output["failureMessage"] = "Emulated failure (--simulate capacity-failure): the deployment failed"
         if capacity.description and not summary:
             output["description"] = capacity.description
+        if capacity.update is not None and not summary:  # the summary shape has no updateDetails
+            output["updateDetails"] = {
+                "modelArn": capacity.update.model_arn,
+                "updateStatus": self._update_status(capacity.update),
+            }
         return output
+
+    def _bedrock_UpdateCustomModelDeployment(
+        self, *, customModelDeploymentIdentifier: str, modelArn: str
+    ) -> dict[str, Any]:
+        """Switch the model behind a deployment, keeping its ARN.
+
+        As the Bedrock API Reference (UpdateCustomModelDeployment, CustomModelDeploymentUpdateDetails) and botocore's
+        service model (bedrock 2023-04-20, botocore 1.44.5) describe it: PATCH, answered 202 with the deployment's
+        ARN; ``GetCustomModelDeployment`` then reports ``updateDetails`` {modelArn: the new model, updateStatus:
+        Updating | UpdateCompleted | UpdateFailed} while ``status`` keeps to Creating | Active | Failed. Assumptions
+        (no published source): an update takes ``DEPLOYMENT_UPDATING``; ``modelArn`` and the answers switch to the
+        new model when it completes; a deployment that is not Active, or already updating, refuses another update
+        with ValidationException (the operation's only client error besides ResourceNotFound and AccessDenied).
+        """
+        capacity = self._find_capacity(customModelDeploymentIdentifier, "custom-model-deployment")
+        model = self._find_model(modelArn)
+        spec = MODELS.get(model.job.base_model_id)
+        if spec is None or not spec.supports_on_demand:
+            raise ServiceError("ValidationException", f"{model.job.base_model_id} models cannot be deployed on demand")
+        status = self._capacity_status(capacity)
+        if status != "Active":
+            raise ServiceError(
+                "ValidationException", f"Custom model deployment {capacity.name} is {status} and cannot be updated"
+            )
+        if capacity.update is not None and self._update_status(capacity.update) == "Updating":
+            raise ServiceError(
+                "ValidationException", f"Custom model deployment {capacity.name} already has an update in progress"
+            )
+        capacity.model_arn = self._served_model_arn(capacity)
+        capacity.update = _Update(model_arn=model.arn, requested_at=self.now)
+        self.ledger.updated(capacity.arn, self.now, model.arn)
+        return {"customModelDeploymentArn": capacity.arn}
 
     def _bedrock_GetCustomModelDeployment(self, customModelDeploymentIdentifier: str) -> dict[str, Any]:
         capacity = self._find_capacity(customModelDeploymentIdentifier, "custom-model-deployment")
@@ -716,7 +877,7 @@ class EmulatedBedrock:
                 continue
             if filters.get("nameContains") and filters["nameContains"] not in capacity.name:
                 continue
-            if filters.get("modelArnEquals") and filters["modelArnEquals"] != capacity.model_arn:
+            if filters.get("modelArnEquals") and filters["modelArnEquals"] != summary["modelArn"]:
                 continue
             summaries.append(summary)
         return _page(summaries, "modelDeploymentSummaries", "createdAt", filters)
@@ -868,13 +1029,49 @@ class EmulatedBedrock:
                 f"Emulated failure (--simulate eval-failure): not authorized to perform bedrock:InvokeModel on "
                 f"resource {capacity.arn}",
             )
-        model = self._models[capacity.model_arn]
+        model = self._models[self._served_model_arn(capacity)]
         pairs = self._training_pairs.get(model.job.training_uri)
         if pairs is None:
             self._count_records(model.job.training_uri)
             pairs = self._training_pairs[model.job.training_uri]
-        text = answers.fine_tuned_answer(question, pairs)
+        text = answers.fine_tuned_answer(question, pairs, self._trained_model(model.job))
         return _converse_output(question, text, {"emulated": True, "role": "fine-tuned"})
+
+
+SNAPSHOT_VERSION = 1
+_JOB_TIMES = ("created_at", "stop_requested_at")
+
+
+def _job_to_json(job: _Job) -> dict[str, Any]:
+    data = asdict(job)
+    for name in _JOB_TIMES:
+        data[name] = iso(data[name]) if data[name] is not None else None
+    data["duration"] = job.duration.total_seconds()
+    return data
+
+
+def _job_from_json(data: dict[str, Any]) -> _Job:
+    values = dict(data)
+    for name in _JOB_TIMES:
+        values[name] = _parse_time(values[name]) if values[name] is not None else None
+    values["duration"] = timedelta(seconds=values["duration"])
+    return _Job(**values)
+
+
+def _capacity_to_json(capacity: _Capacity) -> dict[str, Any]:
+    data = asdict(capacity)
+    data["created_at"] = iso(capacity.created_at)
+    if capacity.update is not None:
+        data["update"] = {"model_arn": capacity.update.model_arn, "requested_at": iso(capacity.update.requested_at)}
+    return data
+
+
+def _capacity_from_json(data: dict[str, Any]) -> _Capacity:
+    values = dict(data)
+    values["created_at"] = _parse_time(values["created_at"])
+    update = values.get("update")
+    values["update"] = _Update(update["model_arn"], _parse_time(update["requested_at"])) if update else None
+    return _Capacity(**values)
 
 
 # Plain foundation-model id -> the modelId the registry says Converse takes for it in each region (base models and

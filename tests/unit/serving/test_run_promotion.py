@@ -1,0 +1,131 @@
+"""Promotion at the end of a run: the decision the report states, and the step that refuses a stale comparison."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from lambdas.contracts import ChampionAtStart, PrimaryComparison, RunState
+from lambdas.serving.record import Champion, ServingKind, ServingRecord, parameter_name
+from lambdas.serving.run_promotion import apply_promotion, champion_at_start, promotion_decision
+from tests.unit.reporting.reporting_states import succeeded_state, with_updates
+
+CHAMPION = "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-lite-v1:0:300k/champion"
+DEPLOYMENT = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/serving"
+
+
+def _comparison(outcome: str, mean_delta: float = 1.0) -> dict[str, Any]:
+    return PrimaryComparison(
+        outcome=outcome, primary_metric="judge_correctness", n=40, mean_delta=mean_delta
+    ).model_dump()
+
+
+def _state(
+    policy: str,
+    versus_base: str = "improved",
+    versus_champion: dict[str, Any] | None = None,
+    champion: ChampionAtStart | None = None,
+) -> RunState:
+    state = succeeded_state()
+    document = state.model_dump(mode="json", by_alias=True)
+    document["run"]["settings"]["promotion"] = policy
+    document["run"]["champion"] = champion.model_dump(mode="json") if champion else None
+    document["summarize_evaluation"]["versus_base"] = _comparison(versus_base)
+    document["summarize_evaluation"]["versus_champion"] = versus_champion
+    return RunState.model_validate(document)
+
+
+ON_DEMAND = ChampionAtStart(custom_model_arn=CHAMPION, run_id="first-run", deployment_arn=DEPLOYMENT)
+
+
+@pytest.mark.parametrize(
+    ("policy", "versus_base", "versus_champion", "champion", "decision", "words"),
+    [
+        ("auto", "improved", None, None, "promote", "no champion yet"),
+        ("manual", "improved", None, None, "recommend", "no champion yet"),
+        ("off", "improved", None, None, "skip", "promotion is off"),
+        ("auto", "no_clear_difference", None, None, "skip", "not improved against the base model"),
+        ("auto", "improved", _comparison("improved"), ON_DEMAND, "promote", "better than the champion"),
+        ("auto", "improved", _comparison("no_clear_difference", 0.2), ON_DEMAND, "promote", "at least as high"),
+        ("auto", "improved", _comparison("no_clear_difference", -0.2), ON_DEMAND, "skip", "not at least"),
+        ("auto", "improved", _comparison("regressed", -2), ON_DEMAND, "skip", "worse than the champion"),
+        (
+            "auto",
+            "improved",
+            None,
+            ChampionAtStart(custom_model_arn=CHAMPION, run_id="first-run"),
+            "skip",
+            "needs Provisioned Throughput",
+        ),
+    ],
+    ids=[
+        "first-auto",
+        "first-manual",
+        "off",
+        "not-improved",
+        "beats-champion",
+        "tie-leaning-up",
+        "tie-leaning-down",
+        "worse-than-champion",
+        "throughput-champion-not-asked",
+    ],
+)
+def test_the_decision_table(
+    policy: str,
+    versus_base: str,
+    versus_champion: dict[str, Any] | None,
+    champion: ChampionAtStart | None,
+    decision: str,
+    words: str,
+) -> None:
+    decided = promotion_decision(_state(policy, versus_base, versus_champion, champion))
+    assert decided.decision == decision
+    assert words in decided.eligibility.reason
+    if decision == "recommend":
+        assert decided.command == f"python -m tuner promote {succeeded_state().run.run_id} --stack FineTuningStack"
+
+
+def test_a_run_without_an_evaluated_model_is_never_promoted() -> None:
+    state = with_updates(_state("auto"), summarize_evaluation=None)
+    assert promotion_decision(state).decision == "skip"
+
+
+def _record(champion_arn: str) -> ServingRecord:
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    return ServingRecord(
+        stack_name="FineTuningStack",
+        champion=Champion(
+            custom_model_arn=champion_arn, base_model_id="amazon.nova-lite-v1:0:300k", run_id="r0", promoted_at=at
+        ),
+        deployment_arn=DEPLOYMENT,
+        serving_kind=ServingKind.ON_DEMAND_DEPLOYMENT,
+        updated_at=at,
+    )
+
+
+@mock_aws
+def test_a_champion_that_changed_during_the_run_is_not_replaced_blind() -> None:
+    # Given a run compared with no champion, while another run was promoted in the meantime
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    ssm.put_parameter(Name=parameter_name("FineTuningStack"), Value=_record(CHAMPION).model_dump_json(), Type="String")
+    output = apply_promotion(_state("auto"), bedrock=None, ssm=ssm, s3=None)
+    # Then nothing is promoted (no Bedrock call could be made: the client is None) and the command is given
+    assert (output.promoted, output.decision, output.error) == (False, "recommend", None)
+    assert "the champion changed while this run was evaluated" in output.message
+    assert "python -m tuner promote" in output.message
+
+
+@mock_aws
+def test_the_champion_a_run_starts_with_is_read_from_the_serving_record() -> None:
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    assert champion_at_start(ssm, "FineTuningStack") is None
+    ssm.put_parameter(Name=parameter_name("FineTuningStack"), Value=_record(CHAMPION).model_dump_json(), Type="String")
+    champion = champion_at_start(ssm, "FineTuningStack")
+    assert champion is not None
+    assert (champion.custom_model_arn, champion.run_id, champion.deployment_arn) == (CHAMPION, "r0", DEPLOYMENT)
+    ssm.put_parameter(Name=parameter_name("FineTuningStack"), Value="{not json", Type="String", Overwrite=True)
+    assert champion_at_start(ssm, "FineTuningStack") is None  # an unreadable record never stops a run
