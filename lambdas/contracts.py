@@ -173,6 +173,8 @@ class ValidateDatasetOutput(_Model):
     first_errors: list[Problem] = Field(default_factory=list, max_length=10)
     report_key: str
     prepared_from_raw_qa: bool = False
+    read_as: str | None = None  # jsonl | json-array: how the drop was read (by its name)
+    gzip: bool = False  # the drop was gzip-compressed and decompressed while read
     train_key: str | None = None
     validation_key: str | None = None
     test_key: str | None = None

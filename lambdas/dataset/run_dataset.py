@@ -102,6 +102,8 @@ def _output(prepared: PreparedDataset, run: RunConfig) -> ValidateDatasetOutput:
         first_errors=report.errors[:FIRST_ERRORS],
         report_key=paths.validation_report,
         prepared_from_raw_qa=report.stats.prepared_from_raw_qa,
+        read_as=report.stats.read_as,
+        gzip=report.stats.gzip,
         train_key=paths.train if "train" in prepared.files else None,
         validation_key=paths.validation if "validation" in prepared.files else None,
         test_key=paths.test if "test" in prepared.files else None,

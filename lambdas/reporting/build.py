@@ -188,6 +188,8 @@ def _dataset(state: RunState) -> DatasetSection | None:
         first_errors=list(result.first_errors),
         validation_report_key=result.report_key,
         prepared_from_raw_qa=result.prepared_from_raw_qa,
+        read_as=result.read_as,
+        gzip=result.gzip,
         train_records=result.train_records,
         validation_records=result.validation_records,
         test_records=result.test_records,

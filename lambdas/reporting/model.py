@@ -58,6 +58,8 @@ class DatasetSection(_Model):
     first_errors: list[Problem] = Field(default_factory=list)
     validation_report_key: str
     prepared_from_raw_qa: bool = False
+    read_as: str | None = None  # jsonl | json-array
+    gzip: bool = False
     train_records: int = 0
     validation_records: int = 0
     test_records: int = 0

@@ -20,6 +20,7 @@ from lambdas.reporting.render import (
     cost_line,
     cost_summary,
     fmt_score,
+    how_read,
     next_step_lines,
     promotion_lines,
     reevaluation_line,
@@ -151,6 +152,9 @@ def notification_message(report: Report, *, bucket: str, output: WriteReportOutp
         f"{source}: {run.source}",
         f"Base model: {run.base_model_name} ({run.base_model_id})",
     ]
+    read = how_read(report.dataset) if report.dataset is not None else None
+    if read:
+        lines.append(read)
 
     if report.status is RunStatus.REJECTED and report.dataset is not None and not report.dataset.valid:
         data = report.dataset

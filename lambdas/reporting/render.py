@@ -19,6 +19,7 @@ from lambdas.reporting.costs import EMULATED_COSTS, part_label
 from lambdas.reporting.model import (
     CapacitySection,
     CostSection,
+    DatasetSection,
     EvaluationSection,
     LossSection,
     NextStep,
@@ -134,6 +135,18 @@ def next_step_lines(steps: list[NextStep]) -> list[str]:
     return lines
 
 
+def how_read(data: DatasetSection) -> str | None:
+    """How the dropped file was read, when it was not plain JSONL in the model's own format."""
+    words = []
+    if data.gzip:
+        words.append("decompressed (gzip)")
+    if data.read_as == "json-array":
+        words.append("read as a JSON array")
+    if data.prepared_from_raw_qa:
+        words.append("converted from question/answer pairs to the model's training format")
+    return f"The drop was {', '.join(words)}." if words else None
+
+
 def billed_tokens_header(epochs: int | None) -> str:
     """The validator's estimate already counts every epoch: say so."""
     return f"est. billed training tokens (x {epochs} epochs)" if epochs else "est. billed training tokens"
@@ -242,6 +255,9 @@ def render_markdown(report: Report) -> str:
                 f"- line {p.line if p.line is not None else '-'}: `{_md(p.code)}` {_md(p.message, None)}"
                 for p in data.first_errors
             ]
+        read = how_read(data)
+        if read:
+            out += ["", _md(read, None)]
         if data.validation_dropped:
             out += ["", f"> {_md(data.validation_dropped, None)}"]
         out += ["", f"Full validation report: `{_md(_s3_uri(run.source, data.validation_report_key))}`", ""]
@@ -700,6 +716,9 @@ def render_html(report: Report) -> str:
             parts.append(
                 f"<h3>First problems</h3><table><tr><th>line</th><th>code</th><th>problem</th></tr>{rows}</table>"
             )
+        read = how_read(data)
+        if read:
+            parts.append(f"<p>{_e(read)}</p>")
         if data.validation_dropped:
             parts.append(f'<p class="warning">{_e(data.validation_dropped)}</p>')
         parts.append(f"<p>Full validation report: {_s3_link(run.source, data.validation_report_key)}</p>")

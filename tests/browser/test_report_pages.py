@@ -1,5 +1,6 @@
 """report.html as a person sees it: a real browser (Debian's chromium-headless-shell, driven by Playwright) loads the
-report of a succeeded, a failed, a rejected and an aborted local run at desktop and phone widths.
+report of a succeeded, a failed, a rejected and an aborted local run, and of a run compared with a champion (three
+contestants), at desktop and phone widths.
 
 `.ci/run` installs chromium-headless-shell with apt-get when it is missing and CI runs as root; elsewhere install it
 the same way (`apt-get install -y chromium-headless-shell`) or these tests are skipped, saying why.
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tuner.local.harness import LocalRun, RunRequest
+from tuner.local.harness import Drop, LocalRun, RunRequest
 from tuner.local.scenarios import Scenario
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -38,6 +39,15 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         result = LocalRun(RunRequest(dataset=dataset, scenario=scenario, out_dir=folder)).run()
         assert result.report_status == kind.upper(), f"the {kind} run ended {result.report_status}"
         out[kind] = folder / "report.html"
+    # A second run in the same account, compared with the first (promoted automatically) as the champion
+    folder = tmp_path_factory.mktemp("challenger")
+    sample = REPO / "dataset" / "sample_qa.jsonl"
+    _, challenger = LocalRun(
+        RunRequest(dataset=sample, then=(Drop(file=sample),), out_dir=folder, settings_overrides={"promotion": "auto"})
+    ).run_all()
+    assert challenger.report is not None
+    assert challenger.report["evaluation"]["champion"] is not None, "the second run was not compared with a champion"
+    out["challenger"] = challenger.out_dir / "report.html"
     return out
 
 
@@ -66,7 +76,7 @@ def open_report(browser: Any, path: Path, width: int) -> tuple[Any, list[str], l
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-@pytest.mark.parametrize("kind", list(RUNS))
+@pytest.mark.parametrize("kind", [*RUNS, "challenger"])
 def test_every_report_loads_cleanly_without_network_or_horizontal_overflow(
     browser: Any, reports: dict[str, Path], kind: str, width: int
 ) -> None:
@@ -78,7 +88,8 @@ def test_every_report_loads_cleanly_without_network_or_horizontal_overflow(
         # nothing wider than the viewport: wide tables scroll inside their own box
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"{kind} at {width}px overflows by {overflow}px"
-        assert kind.upper() in page.inner_text("h1")
+        status = "SUCCEEDED" if kind == "challenger" else kind.upper()
+        assert status in page.inner_text("h1")
     finally:
         page.close()
 
@@ -144,3 +155,18 @@ def test_local_artefacts_are_relative_links_that_exist(reports: dict[str, Path])
     assert {"report.json", "execution.json", "ledger.json", "lambda-logs.jsonl"} <= set(links)
     for href in links:
         assert (reports["succeeded"].parent / href).is_file(), f"{href} does not exist beside report.html"
+
+
+def test_a_challenger_shows_three_contestants_and_the_promotion_decision(
+    browser: Any, reports: dict[str, Path]
+) -> None:
+    page, errors, _ = open_report(browser, reports["challenger"], 390)
+    try:
+        text = page.inner_text("body")
+        assert "Evaluation: base vs fine-tuned vs champion" in text
+        assert "champion (run " in text
+        assert page.locator("#serving").is_visible()
+        assert "Promotion (auto):" in text
+        assert errors == []
+    finally:
+        page.close()

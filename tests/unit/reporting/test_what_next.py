@@ -621,3 +621,23 @@ def test_a_re_evaluation_notification_names_the_model_and_its_request():
     message = notification_message(report, bucket="data-bucket", output=None)
     assert f"Re-evaluation of {MODEL_ARN} (trained by run faq-source): no training." in message
     assert "Request: s3://data-bucket/reevaluate/m1-again.json" in message
+
+
+def test_the_report_and_the_notification_say_how_a_drop_was_read() -> None:
+    base = succeeded_state()
+    assert base.validate_dataset is not None
+    converted = with_updates(
+        base,
+        validate_dataset=base.validate_dataset.model_copy(
+            update={"read_as": "json-array", "gzip": True, "prepared_from_raw_qa": True}
+        ).model_dump(mode="json"),
+    )
+    sentence = (
+        "The drop was decompressed (gzip), read as a JSON array, converted from question/answer pairs to the "
+        "model's training format."
+    )
+    report = build_report(converted, now=T0)
+    assert sentence in render_markdown(report)
+    assert sentence in notification_message(report, bucket="data-bucket", output=None)
+    plain = build_report(base.model_copy(), now=T0)
+    assert "The drop was" not in render_markdown(plain)
