@@ -29,7 +29,7 @@ def _run(tmp_path: Path, dataset: Path, scenario: Scenario = Scenario.NONE, **re
             dataset=dataset,
             scenario=scenario,
             out_dir=tmp_path / "out",
-            settings_overrides={"evaluation": evaluation},
+            settings_overrides={**request.pop("settings_overrides", {}), "evaluation": evaluation},
             **request,
         )
     ).run()
@@ -80,7 +80,7 @@ def test_the_capacity_is_deleted_before_any_answer_is_scored(tmp_path: Path) -> 
 
 
 def test_a_judge_outage_ends_inconclusive_with_the_judges_error_and_no_capacity_left(tmp_path: Path) -> None:
-    result = _run(tmp_path, SAMPLE, Scenario.JUDGE_OUTAGE)
+    result = _run(tmp_path, SAMPLE, Scenario.JUDGE_OUTAGE, settings_overrides={"promotion": "auto"})
     report = read_out(result, "report.json")
     # The run completes...
     assert result.execution_status == "SUCCEEDED"
@@ -90,6 +90,11 @@ def test_a_judge_outage_ends_inconclusive_with_the_judges_error_and_no_capacity_
     assert "coverage 0%" in verdict["reason"]
     assert "AccessDeniedException" in verdict["reason"]
     assert report["headline"].startswith("inconclusive")
+    # an inconclusive model is never promoted, even with promotion auto, and the report says why
+    assert report["promotion"]["decision"] == "skip"
+    assert report["promotion"]["reason"].startswith("not improved against the base model (inconclusive")
+    assert "Promotion (auto): not promoted" in (result.out_dir / "report.md").read_text()
+    assert not [entry for entry in result.ledger["resources"] if entry.get("role") == "serving"]
     # and no capacity is left
     (capacity,) = capacity_entries(result)
     assert capacity["deleted_at"] is not None
