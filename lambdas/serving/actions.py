@@ -234,6 +234,50 @@ def _commit(
     append_history(s3, bucket, entry)
 
 
+def _record_change(
+    ssm: SsmClient,
+    s3: S3Client,
+    *,
+    bucket: str,
+    record: ServingRecord,
+    action: Action,
+    served: Champion,
+    replaced: Champion | None,
+    served_through: tuple[str | None, bool, bool],  # (deployment ARN, created, updated)
+    by: Actor,
+    reason: str,
+    at: datetime,
+    message: str,
+    sns: SnsClient | None,
+    topic_arn: str | None,
+) -> ServingChange:
+    """Write a promotion or a rollback: the record, one history line, and the notification."""
+    deployment_arn, created, updated = served_through
+    entry = HistoryEntry(
+        at=at,
+        action=action,
+        run_id=served.run_id,
+        custom_model_arn=served.custom_model_arn,
+        previous=replaced.custom_model_arn if replaced is not None else None,
+        deployment_arn=deployment_arn,
+        by=by,
+        reason=reason,
+    )
+    _commit(ssm, s3, bucket=bucket, record=record, entry=entry)
+    change = ServingChange(
+        action=action,
+        changed=True,
+        record=record,
+        previous_champion=replaced,
+        deployment_arn=deployment_arn,
+        deployment_created=created,
+        deployment_updated=updated,
+        message=message,
+        history=entry,
+    )
+    return _notify(sns, topic_arn, change, record.stack_name)
+
+
 def promote(
     bedrock: BedrockClient,
     ssm: SsmClient,
@@ -280,31 +324,24 @@ def promote(
         serving_kind=kind,
         updated_at=at,
     )
-    entry = HistoryEntry(
-        at=at,
+    replaced = f" (replacing run {current.run_id})" if current is not None else ""
+    return _record_change(
+        ssm,
+        s3,
+        bucket=bucket,
+        record=new_record,
         action="promote",
-        run_id=champion.run_id,
-        custom_model_arn=champion.custom_model_arn,
-        previous=current.custom_model_arn if current is not None else None,
-        deployment_arn=deployment_arn,
+        served=champion,
+        replaced=current,
+        served_through=(deployment_arn, created, updated),
         by=by,
         reason=reason,
-    )
-    _commit(ssm, s3, bucket=bucket, record=new_record, entry=entry)
-    replaced = f" (replacing run {current.run_id})" if current is not None else ""
-    change = ServingChange(
-        action="promote",
-        changed=True,
-        record=new_record,
-        previous_champion=current,
-        deployment_arn=deployment_arn,
-        deployment_created=created,
-        deployment_updated=updated,
+        at=at,
         message=f"Promoted run {champion.run_id} ({champion.custom_model_arn}) to champion of {stack_name}"
         f"{replaced}: {_sentence(reason)}. {_sentence(words)}.",
-        history=entry,
+        sns=sns,
+        topic_arn=topic_arn,
     )
-    return _notify(sns, topic_arn, change, stack_name)
 
 
 def rollback(
@@ -343,31 +380,24 @@ def rollback(
             "updated_at": at,
         }
     )
-    entry = HistoryEntry(
-        at=at,
+    dropped = f" (run {current.run_id} no longer serves)" if current is not None else ""
+    return _record_change(
+        ssm,
+        s3,
+        bucket=bucket,
+        record=new_record,
         action="rollback",
-        run_id=target.run_id,
-        custom_model_arn=target.custom_model_arn,
-        previous=current.custom_model_arn if current is not None else None,
-        deployment_arn=deployment_arn,
+        served=target,
+        replaced=current,
+        served_through=(deployment_arn, created, updated),
         by=by,
         reason=reason,
-    )
-    _commit(ssm, s3, bucket=bucket, record=new_record, entry=entry)
-    dropped = f" (run {current.run_id} no longer serves)" if current is not None else ""
-    change = ServingChange(
-        action="rollback",
-        changed=True,
-        record=new_record,
-        previous_champion=current,
-        deployment_arn=deployment_arn,
-        deployment_created=created,
-        deployment_updated=updated,
+        at=at,
         message=f"Rolled {stack_name} back to run {target.run_id} ({target.custom_model_arn}){dropped}: "
         f"{_sentence(reason)}. {_sentence(words)}.",
-        history=entry,
+        sns=sns,
+        topic_arn=topic_arn,
     )
-    return _notify(sns, topic_arn, change, stack_name)
 
 
 def delete_serving(
