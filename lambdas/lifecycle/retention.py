@@ -50,12 +50,12 @@ def retention_decision(state: RunState) -> RetentionDecision:
     outcome = summary.outcome if summary is not None else None
     if setting == "keep":
         return RetentionDecision(arn, False, "custom_model_retention is keep")
-    if setting == "delete":
-        return RetentionDecision(arn, True, "custom_model_retention is delete")
     from lambdas.serving.run_promotion import promotion_decision  # lifecycle is imported by serving: no cycle here
 
-    if promotion_decision(state).decision == "promote":
-        return RetentionDecision(arn, False, "the run promotes it to serve (promotion auto)")
+    if promotion_decision(state).decision == "promote":  # before "delete": a model that is to serve is kept
+        return RetentionDecision(arn, False, f"the run promotes it to serve (promotion auto; {setting} not applied)")
+    if setting == "delete":
+        return RetentionDecision(arn, True, "custom_model_retention is delete")
     if outcome == "improved":
         return RetentionDecision(arn, False, "the verdict is improved (custom_model_retention delete-unless-improved)")
     what = f"the verdict is {outcome.replace('_', ' ')}" if outcome else "the run has no verdict"
@@ -70,8 +70,16 @@ def apply_retention(bedrock: Any, state: RunState, ssm: Any = None) -> ApplyRete
     if decision.custom_model_arn is None:
         return ApplyRetentionOutput(custom_model_arn=None, setting=setting, action="none", reason=decision.reason)
     if not decision.delete:
+        reason = decision.reason
+        promoted = state.promote
+        if promoted is not None and promoted.decision == "promote" and not promoted.promoted:
+            # Kept for the promotion the report announced, which did not happen: say so, with what to do
+            reason = (
+                f"kept for a promotion that did not happen ({promoted.error or promoted.message}); promote it by "
+                "hand or delete it"
+            )
         return ApplyRetentionOutput(
-            custom_model_arn=decision.custom_model_arn, setting=setting, action="kept", reason=decision.reason
+            custom_model_arn=decision.custom_model_arn, setting=setting, action="kept", reason=reason
         )
     serving = _serving_protection(ssm, state.run.stack_name, decision.custom_model_arn)
     if serving is not None:

@@ -105,3 +105,22 @@ def test_a_model_the_serving_record_names_is_never_deleted() -> None:
     assert "serving record names it" in kept.reason
     assert blind.action == "kept"
     assert "never deleted blind" in blind.reason
+
+
+def test_a_model_kept_for_a_promotion_that_failed_says_so() -> None:
+    from lambdas.contracts import PrimaryComparison, PromoteOutput
+
+    run = state("delete")
+    document = run.model_dump(mode="json", by_alias=True)
+    document["run"]["settings"]["promotion"] = "auto"
+    document["summarize_evaluation"]["versus_base"] = PrimaryComparison(
+        outcome="improved", primary_metric="judge_correctness", n=40, mean_delta=1.0
+    ).model_dump()
+    document["promote"] = PromoteOutput(
+        decision="promote", eligible=True, reason="improved", error="DeploymentBusyError: updating"
+    ).model_dump()
+    client = boto3.client("bedrock", region_name="us-west-2")
+    with Stubber(client):  # no delete may be made: the model was meant to serve
+        kept = apply_retention(client, RunState.model_validate(document), None)
+    assert kept.action == "kept"
+    assert "kept for a promotion that did not happen (DeploymentBusyError: updating)" in kept.reason

@@ -533,3 +533,21 @@ def test_when_no_kind_can_be_listed_the_first_listings_error_is_raised(bedrock_s
     stubber.add_client_error("list_custom_model_deployments", "AccessDeniedException", "not authorized", 403)
     with pytest.raises(ClientError, match="UnrecognizedClientException"):
         sweep_expired_capacity(bedrock, stack_name=STACK, max_age_hours=4, raise_on_failure=False)
+
+
+def test_the_stacks_serving_deployment_is_never_swept(bedrock_stub: Any, fixed_clock: Any) -> None:
+    # Given the stack's stable serving deployment (lambdas/serving), months old, tagged as the serving deployment
+    from lambdas.serving.actions import serving_deployment_name, serving_tags
+
+    bedrock, stubber = bedrock_stub
+    fixed_clock.now = T0 + timedelta(days=90)
+    serving = DEP + "5e5e5e5e5e5e"
+    stubber.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": []})
+    stubber.add_response(
+        "list_custom_model_deployments",
+        {"modelDeploymentSummaries": [deployment_summary(serving_deployment_name(STACK), arn=serving)]},
+    )
+    stubber.add_response("list_tags_for_resource", {"tags": serving_tags(STACK)}, {"resourceARN": serving})
+    # When swept / Then it is looked at, and left alone: it is not a run's capacity
+    result = sweep_expired_capacity(bedrock, stack_name=STACK, max_age_hours=4)
+    assert (result.checked, result.deleted) == (1, [])
