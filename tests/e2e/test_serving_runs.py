@@ -35,9 +35,7 @@ COLOURS = ["red", "green", "blue", "amber", "violet", "teal", "ochre", "grey"]
 
 def _fact(index: int) -> str:
     service = SERVICES[index]
-    return (
-        f"{service} listens on port {7100 + index * 3}, owned by {OWNERS[index % 10]} in {CITIES[(index * 3) % 10]}."
-    )
+    return f"{service} listens on port {7100 + index * 3}, owned by {OWNERS[index % 10]} in {CITIES[(index * 3) % 10]}."
 
 
 def _dataset(path: Path, covered: range, records: int = 48) -> Path:
