@@ -38,7 +38,7 @@ class JobOwnershipError(PipelineError):
     """A job with this run's name exists but was not created by this run (its idempotency token differs)."""
 
 
-def _problem(spec: ModelSpec, name: str, value: float, text: str) -> str | None:
+def hyperparameter_problem(spec: ModelSpec, name: str, value: float, text: str) -> str | None:
     try:
         hp = spec.hyperparameter(name)
     except UnknownHyperparameterError as error:
@@ -61,7 +61,7 @@ def checked_hyperparameters(settings: PipelineSettings) -> dict[str, str]:
     problems = [
         problem
         for name, value in settings.hyperparameters.items()
-        if (problem := _problem(spec, name, float(value), f"{value:g}")) is not None
+        if (problem := hyperparameter_problem(spec, name, float(value), f"{value:g}")) is not None
     ]
     if not problems:
         resolved = settings.resolved_hyperparameters()
@@ -71,7 +71,7 @@ def checked_hyperparameters(settings: PipelineSettings) -> dict[str, str]:
             except ValueError:
                 problems.append(f"{name}={text!r} is not a number")
                 continue
-            if (problem := _problem(spec, name, value, text)) is not None:
+            if (problem := hyperparameter_problem(spec, name, value, text)) is not None:
                 problems.append(problem)
     if problems:
         raise ConfigurationError("hyperparameters rejected before starting the job: " + "; ".join(problems))
