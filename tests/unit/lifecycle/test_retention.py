@@ -124,3 +124,104 @@ def test_a_model_kept_for_a_promotion_that_failed_says_so() -> None:
         kept = apply_retention(client, RunState.model_validate(document), None)
     assert kept.action == "kept"
     assert "kept for a promotion that did not happen (DeploymentBusyError: updating)" in kept.reason
+
+
+@pytest.mark.parametrize(
+    ("setting", "outcome", "reason"),
+    [
+        ("keep", "regressed", "custom_model_retention is keep"),
+        ("delete", "improved", "custom_model_retention is delete"),
+        (
+            "delete-unless-improved",
+            "improved",
+            "the verdict is improved (custom_model_retention delete-unless-improved)",
+        ),
+        (
+            "delete-unless-improved",
+            "no_clear_difference",
+            "the verdict is no clear difference (custom_model_retention delete-unless-improved)",
+        ),
+        ("delete-unless-improved", None, "the run has no verdict (custom_model_retention delete-unless-improved)"),
+    ],
+)
+def test_each_decision_says_exactly_why(setting: str, outcome: str | None, reason: str) -> None:
+    assert retention_decision(state(setting, outcome)).reason == reason
+
+
+def _promoting(setting: str) -> RunState:
+    from lambdas.contracts import PrimaryComparison
+
+    document = state(setting).model_dump(mode="json", by_alias=True)
+    document["run"]["settings"]["promotion"] = "auto"
+    document["summarize_evaluation"]["versus_base"] = PrimaryComparison(
+        outcome="improved", primary_metric="judge_correctness", n=40, mean_delta=1.0
+    ).model_dump()
+    return RunState.model_validate(document)
+
+
+def test_a_model_the_run_promotes_is_kept_whatever_the_setting() -> None:
+    for setting in ("delete", "delete-unless-improved"):
+        decision = retention_decision(_promoting(setting))
+        assert decision == (MODEL, False, f"the run promotes it to serve (promotion auto; {setting} not applied)")
+
+
+def test_a_reevaluation_decides_nothing_about_the_model_it_evaluates() -> None:
+    from lambdas.contracts import Reevaluation
+
+    document = state("delete").model_dump(mode="json", by_alias=True)
+    document["run"]["reevaluation"] = Reevaluation(custom_model_arn=MODEL, request_key="reevaluate/x.json").model_dump()
+    decision = retention_decision(RunState.model_validate(document))
+    assert decision == (
+        None,
+        False,
+        "a re-evaluation keeps the model it evaluates (retention is decided by the run that trained it)",
+    )
+
+
+@mock_aws
+def test_every_output_names_the_model_the_setting_and_the_reason() -> None:
+    client = boto3.client("bedrock", region_name="us-west-2")
+    ssm = boto3.client("ssm", region_name="us-west-2")
+    with Stubber(client) as stubber:
+        stubber.add_response("delete_custom_model", {}, {"modelIdentifier": MODEL})
+        deleted = apply_retention(client, state("delete"), ssm)
+        kept = apply_retention(client, state("keep"), ssm)
+        none = apply_retention(client, with_updates(state("delete"), poll_customization_job=None), ssm)
+    assert deleted.model_dump() == {
+        "custom_model_arn": MODEL,
+        "setting": "delete",
+        "action": "deleted",
+        "reason": "custom_model_retention is delete",
+        "error": None,
+    }
+    assert kept.model_dump() == {
+        "custom_model_arn": MODEL,
+        "setting": "keep",
+        "action": "kept",
+        "reason": "custom_model_retention is keep",
+        "error": None,
+    }
+    assert none.model_dump() == {
+        "custom_model_arn": None,
+        "setting": "delete",
+        "action": "none",
+        "reason": "the run produced no custom model",
+        "error": None,
+    }
+
+
+@mock_aws
+def test_a_serving_record_that_cannot_be_read_keeps_the_model_and_names_the_error() -> None:
+    from lambdas.serving.record import parameter_name
+
+    run = state("delete")
+    ssm = boto3.client("ssm", region_name="us-west-2")
+    ssm.put_parameter(Name=parameter_name(run.run.stack_name), Value="{broken", Type="String")
+    client = boto3.client("bedrock", region_name="us-west-2")
+    with Stubber(client):
+        kept = apply_retention(client, run, ssm)
+    assert (kept.action, kept.custom_model_arn, kept.setting, kept.error) == ("kept", MODEL, "delete", None)
+    assert kept.reason == (
+        "kept: the serving record could not be read (CorruptServingRecordError), and a model that may serve is "
+        "never deleted blind"
+    )

@@ -3,7 +3,6 @@ one stable deployment whose ARN never changes, a record of champions, and a line
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,11 +28,6 @@ from tuner.local.scenarios import BedrockBehaviour
 
 STACK = "FineTuningStack"
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def emulated(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulated]:
-    yield from _start(BedrockBehaviour(), monkeypatch)
 
 
 class Account:
@@ -83,11 +77,6 @@ class Account:
 
     def deployment(self, arn: str) -> dict[str, Any]:
         return dict(self.bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=arn))
-
-
-@pytest.fixture
-def account(emulated: Emulated) -> Account:
-    return Account(emulated)
 
 
 def test_promote_promote_rollback_keeps_one_deployment_whose_arn_never_changes(account: Account) -> None:

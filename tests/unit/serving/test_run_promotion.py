@@ -129,3 +129,97 @@ def test_the_champion_a_run_starts_with_is_read_from_the_serving_record() -> Non
     assert (champion.custom_model_arn, champion.run_id, champion.deployment_arn) == (CHAMPION, "r0", DEPLOYMENT)
     ssm.put_parameter(Name=parameter_name("FineTuningStack"), Value="{not json", Type="String", Overwrite=True)
     assert champion_at_start(ssm, "FineTuningStack") is None  # an unreadable record never stops a run
+
+
+def test_the_reasons_carry_the_figures_and_the_policy() -> None:
+    decided = promotion_decision(_state("off"))
+    assert decided.eligibility.reason == (
+        "improved against the base model (improved, +1.0 on judge_correctness, n=40), and there is no champion yet; "
+        "promotion is off"
+    )
+    throughput_champion = ChampionAtStart(custom_model_arn=CHAMPION, run_id="first-run")
+    decided = promotion_decision(_state("manual", champion=throughput_champion))
+    assert decided.eligibility.reason == (
+        "improved against the base model (improved, +1.0 on judge_correctness, n=40), but it was not compared with "
+        "the champion on the same questions; the champion needs Provisioned Throughput to answer, so it was not "
+        "asked the same questions: compare the two runs' reports (tuner compare) and promote by hand"
+    )
+    assert (decided.decision, decided.command) == ("skip", None)
+    same = ChampionAtStart(
+        custom_model_arn=succeeded_state().custom_model_arn or "", run_id="r0", deployment_arn=DEPLOYMENT
+    )
+    assert promotion_decision(_state("auto", champion=same)).eligibility.reason == "this model already serves"
+
+
+def test_the_champion_a_run_becomes_carries_what_it_won_on() -> None:
+    from lambdas.serving.run_promotion import champion_of
+
+    state = _state("auto")
+    champion = champion_of(state)
+    assert champion.custom_model_arn == state.custom_model_arn
+    assert (champion.run_id, champion.base_model_id) == (state.run.run_id, state.run.settings.base_model_id)
+    assert champion.scores == {
+        "metric": "judge_correctness",
+        "outcome": "improved",
+        "mean_delta": 1.0,
+        "ci_low": None,
+        "ci_high": None,
+        "n": 40,
+        "mean": state.summarize_evaluation.fine_tuned.judge_mean,  # type: ignore[union-attr]
+    }
+    assert champion.evaluation_set_sha256 == (state.plan_evaluation.source_sha256 if state.plan_evaluation else None)
+
+
+def test_a_recommended_or_skipped_run_changes_nothing() -> None:
+    # No client may be used (they are None): nothing is read or written for these decisions
+    manual = apply_promotion(_state("manual"), bedrock=None, ssm=None, s3=None)
+    assert manual.model_dump() == {
+        "decision": "recommend",
+        "eligible": True,
+        "reason": "improved against the base model (improved, +1.0 on judge_correctness, n=40), and there is no "
+        "champion yet",
+        "promoted": False,
+        "deployment_arn": None,
+        "message": f"eligible to serve: python -m tuner promote {succeeded_state().run.run_id} --stack FineTuningStack",
+        "error": None,
+    }
+    skipped = apply_promotion(_state("auto", versus_base="regressed"), bedrock=None, ssm=None, s3=None)
+    assert (skipped.decision, skipped.promoted, skipped.message, skipped.error) == ("skip", False, "", None)
+
+
+@mock_aws
+def test_a_promotion_that_fails_changes_nothing_and_gives_the_command() -> None:
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    bedrock = boto3.client("bedrock", region_name="us-east-1")
+    from botocore.stub import Stubber
+
+    with Stubber(bedrock) as stubber:
+        stubber.add_client_error("get_custom_model", "AccessDeniedException", "denied", 403)
+        output = apply_promotion(_state("auto"), bedrock=bedrock, ssm=ssm, s3=None)
+    run_id = succeeded_state().run.run_id
+    assert (output.decision, output.promoted) == ("promote", False)
+    assert output.error is not None
+    assert "AccessDeniedException" in output.error
+    assert output.message == f"promotion failed; retry: python -m tuner promote {run_id} --stack FineTuningStack"
+    assert ssm.describe_parameters()["Parameters"] == []  # no record was written
+
+
+def test_an_eligible_run_with_promotion_auto_is_served_through_the_stacks_deployment(account: Any) -> None:
+    from lambdas.serving.store import read_history, read_record
+    from tests.unit.serving.test_actions import BUCKET, NOVA, STACK
+
+    model = account.model("trained")
+    document = _state("auto").model_dump(mode="json", by_alias=True)
+    document["run"]["settings"]["base_model_id"] = NOVA
+    document["run"]["bucket"] = BUCKET
+    document["poll_customization_job"]["custom_model_arn"] = model
+    state = RunState.model_validate(document)
+    output = apply_promotion(state, bedrock=account.bedrock, ssm=account.ssm, s3=account.s3)
+    assert (output.decision, output.promoted, output.error) == ("promote", True, None)
+    assert output.deployment_arn is not None
+    assert output.message.startswith(f"Promoted run {state.run.run_id} ({model}) to champion of {STACK}")
+    record = read_record(account.ssm, STACK)
+    assert record is not None
+    assert record.champion is not None
+    assert (record.champion.custom_model_arn, record.deployment_arn) == (model, output.deployment_arn)
+    assert [entry.action for entry in read_history(account.s3, BUCKET)] == ["promote"]
