@@ -223,3 +223,81 @@ def test_an_eligible_run_with_promotion_auto_is_served_through_the_stacks_deploy
     assert record.champion is not None
     assert (record.champion.custom_model_arn, record.deployment_arn) == (model, output.deployment_arn)
     assert [entry.action for entry in read_history(account.s3, BUCKET)] == ["promote"]
+
+
+def test_nothing_to_promote_and_a_model_that_already_serves_are_skipped_as_such() -> None:
+    nothing = promotion_decision(with_updates(_state("auto"), summarize_evaluation=None))
+    assert (nothing.decision, nothing.eligibility.eligible, nothing.command) == ("skip", False, None)
+    assert nothing.eligibility.reason == "the run has no evaluated custom model"
+    same = ChampionAtStart(custom_model_arn=succeeded_state().custom_model_arn or "", run_id="r0")
+    serves = promotion_decision(_state("auto", champion=same))
+    assert (serves.decision, serves.eligibility.eligible, serves.command) == ("skip", False, None)
+
+
+@mock_aws
+def test_the_stale_champion_message_names_both_champions() -> None:
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    output = apply_promotion(
+        _state("auto", versus_champion=_comparison("improved"), champion=ON_DEMAND), bedrock=None, ssm=ssm, s3=None
+    )
+    run_id = succeeded_state().run.run_id
+    assert output.message == (
+        f"not promoted: the champion changed while this run was evaluated (it was compared with {CHAMPION}, none "
+        f"serves now); to promote it anyway: python -m tuner promote {run_id} --stack FineTuningStack"
+    )
+
+
+@mock_aws
+def test_a_throughput_champion_is_not_asked_and_its_figures_travel_with_the_run() -> None:
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    record = _record(CHAMPION).model_copy(
+        update={
+            "serving_kind": ServingKind.PROVISIONED_THROUGHPUT_NEEDED,
+            "deployment_arn": None,
+            "champion": _record(CHAMPION).champion.model_copy(  # type: ignore[union-attr]
+                update={"scores": {"metric": "judge_correctness", "mean": 7.5}, "evaluation_set_sha256": "ab" * 32}
+            ),
+        }
+    )
+    ssm.put_parameter(Name=parameter_name("FineTuningStack"), Value=record.model_dump_json(), Type="String")
+    champion = champion_at_start(ssm, "FineTuningStack")
+    assert champion == ChampionAtStart(
+        custom_model_arn=CHAMPION,
+        run_id="r0",
+        deployment_arn=None,
+        scores={"metric": "judge_correctness", "mean": 7.5},
+        evaluation_set_sha256="ab" * 32,
+    )
+    # an on-demand record with a deployment that has no ARN yet (creation failed) is not asked either
+    on_demand = _record(CHAMPION).model_copy(update={"deployment_arn": None})
+    ssm.put_parameter(
+        Name=parameter_name("FineTuningStack"), Value=on_demand.model_dump_json(), Type="String", Overwrite=True
+    )
+    assert champion_at_start(ssm, "FineTuningStack").deployment_arn is None  # type: ignore[union-attr]
+
+
+def test_a_successful_promotion_is_notified(account: Any) -> None:
+    from tests.unit.serving.test_actions import BUCKET, NOVA
+
+    sns = boto3.client("sns", region_name="us-east-1")
+    topic = sns.create_topic(Name="runs")["TopicArn"]
+    model = account.model("notified")
+    document = _state("auto").model_dump(mode="json", by_alias=True)
+    document["run"]["settings"]["base_model_id"] = NOVA
+    document["run"]["bucket"] = BUCKET
+    document["poll_customization_job"]["custom_model_arn"] = model
+    output = apply_promotion(
+        RunState.model_validate(document),
+        bedrock=account.bedrock,
+        ssm=account.ssm,
+        s3=account.s3,
+        sns=sns,
+        topic_arn=topic,
+    )
+    assert output.promoted
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sns import sns_backends
+
+    published = sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].topics[topic].sent_notifications
+    assert len(published) == 1
+    assert model in published[0][1]
