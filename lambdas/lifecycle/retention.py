@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 from botocore.exceptions import ClientError
 
 from lambdas.contracts import ApplyRetentionOutput, RunState
-from lambdas.lifecycle.service_errors import is_not_found, service_call
+from lambdas.lifecycle.service_errors import error_code, is_not_found, service_call
 
 
 class RetentionDecision(NamedTuple):
@@ -96,7 +96,7 @@ def apply_retention(bedrock: Any, state: RunState, ssm: Any = None) -> ApplyRete
                 setting=setting,
                 action="kept",
                 reason=decision.reason,
-                error=f"{error.response.get('Error', {}).get('Code', 'ClientError')}: {error}",
+                error=f"{error_code(error)}: {error}",
             )
     return ApplyRetentionOutput(
         custom_model_arn=decision.custom_model_arn, setting=setting, action="deleted", reason=decision.reason

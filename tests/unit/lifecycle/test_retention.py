@@ -63,7 +63,11 @@ def test_apply_deletes_exactly_the_runs_model_and_reports_a_failed_delete() -> N
         stubber.add_client_error("delete_custom_model", "ResourceNotFoundException", "gone", 404)
         gone = apply_retention(client, state("delete"), ssm)
     assert (done.action, done.error) == ("deleted", None)
-    assert failed.action == "kept"
+    assert (failed.action, failed.custom_model_arn, failed.reason) == (
+        "kept",
+        MODEL,
+        "custom_model_retention is delete",
+    )
     assert failed.error is not None
     assert failed.error.startswith("AccessDeniedException")
     assert gone.action == "deleted"  # already gone is what was asked for
@@ -102,9 +106,9 @@ def test_a_model_the_serving_record_names_is_never_deleted() -> None:
         kept = apply_retention(client, run, ssm)
         blind = apply_retention(client, run, None)
     assert (kept.action, kept.error) == ("kept", None)
-    assert "serving record names it" in kept.reason
+    assert kept.reason == "kept: the stack's serving record names it (the champion, or a model to roll back to)"
     assert blind.action == "kept"
-    assert "never deleted blind" in blind.reason
+    assert blind.reason == "kept: the serving record was not read, and a model that may serve is never deleted blind"
 
 
 def test_a_model_kept_for_a_promotion_that_failed_says_so() -> None:
@@ -123,7 +127,9 @@ def test_a_model_kept_for_a_promotion_that_failed_says_so() -> None:
     with Stubber(client):  # no delete may be made: the model was meant to serve
         kept = apply_retention(client, RunState.model_validate(document), None)
     assert kept.action == "kept"
-    assert "kept for a promotion that did not happen (DeploymentBusyError: updating)" in kept.reason
+    assert kept.reason == (
+        "kept for a promotion that did not happen (DeploymentBusyError: updating); promote it by hand or delete it"
+    )
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambdas.contracts import ChampionAtStart, PrimaryComparison, RunState
+from lambdas.contracts import ChampionAtStart, PlanEvaluationOutput, PrimaryComparison, RunState
 from lambdas.serving.record import Champion, ServingKind, ServingRecord, parameter_name
 from lambdas.serving.run_promotion import apply_promotion, champion_at_start, promotion_decision
 from tests.unit.reporting.reporting_states import succeeded_state, with_updates
@@ -115,8 +115,11 @@ def test_a_champion_that_changed_during_the_run_is_not_replaced_blind() -> None:
     output = apply_promotion(_state("auto"), bedrock=None, ssm=ssm, s3=None)
     # Then nothing is promoted (no Bedrock call could be made: the client is None) and the command is given
     assert (output.promoted, output.decision, output.error) == (False, "recommend", None)
-    assert "the champion changed while this run was evaluated" in output.message
-    assert "python -m tuner promote" in output.message
+    assert output.message == (
+        f"not promoted: the champion changed while this run was evaluated (it was compared with no champion, "
+        f"{CHAMPION} serves now); to promote it anyway: python -m tuner promote {succeeded_state().run.run_id} "
+        "--stack FineTuningStack"
+    )
 
 
 @mock_aws
@@ -199,7 +202,7 @@ def test_a_promotion_that_fails_changes_nothing_and_gives_the_command() -> None:
     run_id = succeeded_state().run.run_id
     assert (output.decision, output.promoted) == ("promote", False)
     assert output.error is not None
-    assert "AccessDeniedException" in output.error
+    assert output.error.startswith("AccessDeniedException: An error occurred (AccessDeniedException)")
     assert output.message == f"promotion failed; retry: python -m tuner promote {run_id} --stack FineTuningStack"
     assert ssm.describe_parameters()["Parameters"] == []  # no record was written
 
@@ -253,7 +256,8 @@ def test_a_throughput_champion_is_not_asked_and_its_figures_travel_with_the_run(
     record = _record(CHAMPION).model_copy(
         update={
             "serving_kind": ServingKind.PROVISIONED_THROUGHPUT_NEEDED,
-            "deployment_arn": None,
+            # a deployment left from an earlier on-demand champion does not serve a throughput champion
+            "deployment_arn": DEPLOYMENT,
             "champion": _record(CHAMPION).champion.model_copy(  # type: ignore[union-attr]
                 update={"scores": {"metric": "judge_correctness", "mean": 7.5}, "evaluation_set_sha256": "ab" * 32}
             ),
@@ -301,3 +305,30 @@ def test_a_successful_promotion_is_notified(account: Any) -> None:
     published = sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].topics[topic].sent_notifications
     assert len(published) == 1
     assert model in published[0][1]
+
+
+def test_a_champion_won_on_bertscore_and_a_fixed_set_carries_both() -> None:
+    from lambdas.serving.run_promotion import champion_of
+
+    document = _state("auto").model_dump(mode="json", by_alias=True)
+    document["summarize_evaluation"]["versus_base"]["primary_metric"] = "bertscore_f1"
+    document["plan_evaluation"] = PlanEvaluationOutput(
+        questions_key="runs/r/evaluation/questions.jsonl",
+        questions=40,
+        shard_size=25,
+        shards=[0, 1],
+        source="test_set",
+        source_key="eval/set.jsonl",
+        source_sha256="cd" * 32,
+        considered=40,
+        leaked=0,
+        base_invocation_id="anthropic.claude-3-haiku-20240307-v1:0",
+        judge_invocation_id=None,
+    ).model_dump(mode="json")
+    state = RunState.model_validate(document)
+    champion = champion_of(state)
+    assert champion.scores["metric"] == "bertscore_f1"
+    assert champion.scores["mean"] == state.summarize_evaluation.fine_tuned.bertscore_f1  # type: ignore[union-attr]
+    assert champion.evaluation_set_sha256 == "cd" * 32
+    without = with_updates(state, summarize_evaluation={**document["summarize_evaluation"], "versus_base": None})
+    assert champion_of(without).scores == {}
